@@ -1,0 +1,1 @@
+"""Haven: social customer care for regulated businesses."""

@@ -1,0 +1,1 @@
+"""JSON API v1, documented at /openapi.json, authenticated with personal access tokens."""

@@ -1,0 +1,99 @@
+"""The API's routes. Thin: they authenticate, call the same services as the console, and shape."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request, status
+
+from haven.api.schemas import (
+    AssignIn,
+    ConversationDetail,
+    ConversationOut,
+    ConversationPage,
+    ErrorOut,
+    MessageOut,
+    ReplyIn,
+)
+from haven.conversations import repository, service
+from haven.conversations.repository import InboxView
+from haven.messages.service import send_reply
+from haven.models import ConversationStatus
+from haven.web.auth import api_actor
+from haven.web.deps import SessionDep
+
+ERRORS: dict[int | str, dict[str, Any]] = {
+    401: {"model": ErrorOut, "description": "Missing or invalid token"},
+    404: {"model": ErrorOut, "description": "No such conversation for this token"},
+    422: {"model": ErrorOut, "description": "Invalid input"},
+}
+
+router = APIRouter(prefix="/api/v1", tags=["conversations"], responses=ERRORS)
+
+
+@router.get("/conversations", response_model=ConversationPage)
+async def list_conversations(
+    request: Request,
+    session: SessionDep,
+    status_filter: Annotated[ConversationStatus, Query(alias="status")] = ConversationStatus.OPEN,
+    assignee: Annotated[str | None, Query(pattern="^(me|none)$")] = None,
+    limit: Annotated[int, Query(ge=1, le=100)] = 50,
+    before_id: Annotated[int | None, Query(ge=1)] = None,
+) -> ConversationPage:
+    """Conversations of the token owner's brand. Pages by id, newest first."""
+    actor = await api_actor(session, request)
+    view = InboxView.RESOLVED if status_filter is ConversationStatus.RESOLVED else InboxView.OPEN
+    if view is InboxView.OPEN and assignee == "me":
+        view = InboxView.MINE
+    elif view is InboxView.OPEN and assignee == "none":
+        view = InboxView.UNASSIGNED
+    rows = await repository.list_conversations(
+        session, actor, view=view, limit=limit, before_id=before_id, by_id=True
+    )
+    return ConversationPage(
+        data=[ConversationOut.of(c) for c in rows],
+        next_before_id=rows[-1].id if len(rows) == limit else None,
+    )
+
+
+@router.get("/conversations/{conversation_id}", response_model=ConversationDetail)
+async def get_conversation(request: Request, session: SessionDep, conversation_id: int) -> ConversationDetail:
+    actor = await api_actor(session, request)
+    conversation = await repository.access_conversation(session, actor, conversation_id)
+    messages = await repository.list_messages(session, conversation)
+    return ConversationDetail.with_messages(conversation, list(messages))
+
+
+@router.post(
+    "/conversations/{conversation_id}/replies",
+    response_model=MessageOut,
+    status_code=status.HTTP_201_CREATED,
+)
+async def create_reply(
+    request: Request, session: SessionDep, conversation_id: int, body: ReplyIn
+) -> MessageOut:
+    """Queue a reply. ``public`` goes out on the conversation's channel; ``internal`` is a note."""
+    actor = await api_actor(session, request)
+    conversation = await repository.access_conversation(session, actor, conversation_id)
+    message = await send_reply(session, actor, conversation, text=body.text, visibility=body.visibility)
+    return MessageOut.model_validate(message)
+
+
+@router.post("/conversations/{conversation_id}/assign", response_model=ConversationOut)
+async def assign_conversation(
+    request: Request, session: SessionDep, conversation_id: int, body: AssignIn
+) -> ConversationOut:
+    actor = await api_actor(session, request)
+    conversation = await repository.access_conversation(session, actor, conversation_id)
+    await service.assign(session, actor, conversation, body.assignee_id)
+    return ConversationOut.of(conversation)
+
+
+@router.post("/conversations/{conversation_id}/resolve", response_model=ConversationOut)
+async def resolve_conversation(
+    request: Request, session: SessionDep, conversation_id: int
+) -> ConversationOut:
+    actor = await api_actor(session, request)
+    conversation = await repository.access_conversation(session, actor, conversation_id)
+    await service.resolve(session, actor, conversation)
+    return ConversationOut.of(conversation)

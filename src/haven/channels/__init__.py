@@ -1,0 +1,1 @@
+"""Channels: how Haven reads from and writes to each network."""

@@ -1,0 +1,1 @@
+"""The X (Twitter) channel: API client, payload parsing, mention polling and delivery."""

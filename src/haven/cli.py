@@ -1,0 +1,177 @@
+"""The `haven` command: run the servers, migrate, manage agents and tokens, and the demo."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+from collections.abc import Awaitable, Callable
+from typing import Annotated, TypeVar
+
+import typer
+import uvicorn
+from rich.console import Console
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from haven.config import Settings, get_settings
+from haven.kit.errors import HavenError
+from haven.migrate import upgrade
+from haven.models import Agent, Brand, Role
+from haven.runtime import Runtime
+
+app = typer.Typer(help="Haven: social customer care for regulated businesses.", no_args_is_help=True)
+agent_app = typer.Typer(help="Manage agents.", no_args_is_help=True)
+token_app = typer.Typer(help="Manage API tokens.", no_args_is_help=True)
+app.add_typer(agent_app, name="agent")
+app.add_typer(token_app, name="token")
+console = Console()
+
+
+def _settings(**overrides: object) -> Settings:
+    settings = get_settings()
+    updates = {k: v for k, v in overrides.items() if v is not None}
+    if "port" in updates and "HAVEN_PUBLIC_BASE_URL" not in os.environ:
+        updates["public_base_url"] = f"http://{updates.get('host', settings.host)}:{updates['port']}"
+    return settings.model_copy(update=updates)
+
+
+def _logging(settings: Settings) -> None:
+    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+@app.command()
+def migrate() -> None:
+    """Bring the database schema up to date."""
+    settings = get_settings()
+    upgrade(settings.database_url)
+    console.print("[green]Database is up to date.[/]")
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Address to listen on.")] = None,
+    port: Annotated[int | None, typer.Option(help="Port to listen on.")] = None,
+    workers: Annotated[bool, typer.Option(help="Also run the background workers here.")] = True,
+) -> None:
+    """Run the console and API (and, by default, the background workers)."""
+    settings = _settings(host=host, port=port, run_workers=workers)
+    _logging(settings)
+    from haven.app import create_app
+
+    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="info")
+
+
+@app.command()
+def worker() -> None:
+    """Run only the background workers (pollers, inbound pipeline, outbox sender)."""
+    settings = get_settings()
+    _logging(settings)
+    from haven.workers.runner import Workers
+
+    async def _run() -> None:
+        runtime = Runtime.build(settings)
+        await runtime.start()
+        workers = Workers(runtime)
+        workers.start()
+        try:
+            await asyncio.Event().wait()
+        finally:
+            await workers.stop()
+            await runtime.close()
+
+    asyncio.run(_run())
+
+
+@app.command()
+def xsim(
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8100,
+) -> None:
+    """Run the X simulator (for the demo, tests and agent training).
+
+    Named by its import string so that Haven itself never imports the simulator.
+    """
+    uvicorn.run("xsim.app:create_app", factory=True, host=host, port=port, log_level="info")
+
+
+@app.command()
+def demo(
+    port: Annotated[int | None, typer.Option(help="Console port.")] = None,
+    xsim_port: Annotated[int, typer.Option(help="X simulator port.")] = 8100,
+    scenario: Annotated[bool, typer.Option(help="Let simulated customers tweet.")] = True,
+) -> None:
+    """Migrate, seed Example Bank, and run xsim, Haven and simulated customers together."""
+    settings = _settings(port=port)
+    _logging(settings)
+    upgrade(settings.database_url)
+    from haven.demo.runner import run_demo
+
+    asyncio.run(run_demo(settings, xsim_port=xsim_port, with_scenario=scenario))
+
+
+T = TypeVar("T")
+
+
+async def _with_session(settings: Settings, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
+    runtime = Runtime.build(settings)
+    try:
+        async with runtime.database.unit_of_work() as session:
+            return await work(session)
+    finally:
+        await runtime.close()
+
+
+@agent_app.command("create")
+def agent_create(
+    email: Annotated[str, typer.Option(help="Sign-in e-mail.")],
+    name: Annotated[str, typer.Option(help="Name shown to colleagues.")],
+    role: Annotated[Role, typer.Option(help="Role.")] = Role.AGENT,
+    brand: Annotated[str, typer.Option(help="Brand slug.")] = "example-bank",
+    password: Annotated[str, typer.Option(prompt=True, hide_input=True, confirmation_prompt=True)] = "",
+) -> None:
+    """Create an agent."""
+    from haven.agents.service import create_agent
+
+    async def work(session: AsyncSession) -> Agent:
+        brand_row = await session.scalar(select(Brand).where(Brand.slug == brand))
+        if brand_row is None:
+            raise HavenError(f"no brand {brand!r}; run `haven demo` or create one first")
+        return await create_agent(
+            session,
+            brand_id=brand_row.id,
+            email=email,
+            display_name=name,
+            password=password,
+            role=role,
+        )
+
+    try:
+        created = asyncio.run(_with_session(get_settings(), work))
+    except HavenError as exc:
+        console.print(f"[red]{exc.message}[/]")
+        raise typer.Exit(1) from exc
+    console.print(f"[green]Agent {created.email} created (id {created.id}).[/]")
+
+
+@token_app.command("create")
+def token_create(
+    email: Annotated[str, typer.Option(help="The agent the token acts as.")],
+    name: Annotated[str, typer.Option(help="What the token is for.")] = "cli",
+) -> None:
+    """Create a personal access token for the JSON API; it is shown once."""
+    from haven.security.sessions import create_api_token
+
+    async def work(session: AsyncSession) -> str:
+        agent = await session.scalar(select(Agent).where(Agent.email == email.strip().lower()))
+        if agent is None:
+            raise HavenError(f"no agent with e-mail {email}")
+        _, token = await create_api_token(session, agent, name)
+        return token
+
+    try:
+        token = asyncio.run(_with_session(get_settings(), work))
+    except HavenError as exc:
+        console.print(f"[red]{exc.message}[/]")
+        raise typer.Exit(1) from exc
+    console.print(token)

@@ -1,0 +1,1 @@
+"""Customers and their identities per channel."""

@@ -1,0 +1,1 @@
+"""Conversation lifecycle, threading, assignment; access_conversation() checks permission."""

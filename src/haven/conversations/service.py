@@ -1,0 +1,65 @@
+"""Conversation commands: validate → mutate → audit → queue the realtime event."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from haven.audit.service import record
+from haven.db import queue_event
+from haven.kit.actor import Actor
+from haven.kit.clock import utcnow
+from haven.kit.errors import Invalid
+from haven.models import Agent, Conversation, ConversationStatus
+from haven.realtime.events import conversation_changed
+
+
+async def assign(
+    session: AsyncSession, actor: Actor, conversation: Conversation, assignee_id: int | None
+) -> Conversation:
+    """Give the conversation to an active agent of the same brand, or to nobody."""
+    assignee = None
+    if assignee_id is not None:
+        assignee = await session.scalar(
+            select(Agent).where(
+                Agent.id == assignee_id,
+                Agent.brand_id == conversation.brand_id,
+                Agent.is_active.is_(True),
+            )
+        )
+        if assignee is None:
+            raise Invalid("no such active agent")
+    if conversation.assignee_id == assignee_id:
+        return conversation
+    conversation.assignee = assignee
+    conversation.assignee_id = assignee_id
+    record(
+        session,
+        actor,
+        "conversation.assign",
+        "conversation",
+        conversation.id,
+        {"assignee_id": assignee_id},
+    )
+    queue_event(session, conversation_changed(conversation.brand_id, conversation.id, "assigned"))
+    return conversation
+
+
+async def resolve(session: AsyncSession, actor: Actor, conversation: Conversation) -> Conversation:
+    if conversation.status is ConversationStatus.RESOLVED:
+        return conversation
+    conversation.status = ConversationStatus.RESOLVED
+    conversation.resolved_at = utcnow()
+    record(session, actor, "conversation.resolve", "conversation", conversation.id)
+    queue_event(session, conversation_changed(conversation.brand_id, conversation.id, "resolved"))
+    return conversation
+
+
+async def reopen(session: AsyncSession, actor: Actor, conversation: Conversation) -> Conversation:
+    if conversation.status is ConversationStatus.OPEN:
+        return conversation
+    conversation.status = ConversationStatus.OPEN
+    conversation.resolved_at = None
+    record(session, actor, "conversation.reopen", "conversation", conversation.id)
+    queue_event(session, conversation_changed(conversation.brand_id, conversation.id, "reopened"))
+    return conversation

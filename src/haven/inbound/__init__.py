@@ -1,0 +1,1 @@
+"""Inbound: raw events stored once, then processed into conversations."""

@@ -1,0 +1,96 @@
+"""Processing stored raw events: parse → contact → conversation → message.
+
+Events are processed in batches, one transaction each. If a batch fails, its events are retried one
+by one so that a single poisonous event is marked with its error and the others still go through.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from haven.channels.x.parse import MalformedPayload, parse_tweet_event
+from haven.db import Database
+from haven.kit.clock import utcnow
+from haven.messages.service import record_inbound
+from haven.models import ChannelAccount, InboundEvent
+
+log = logging.getLogger(__name__)
+
+BATCH_SIZE = 200
+#: After this many failed attempts an event is parked with its error for an operator.
+MAX_ATTEMPTS = 5
+
+
+@dataclass(slots=True)
+class PipelineResult:
+    processed: int = 0
+    failed: int = 0
+
+
+async def _process(session: AsyncSession, event: InboundEvent) -> None:
+    account = await session.get_one(ChannelAccount, event.channel_account_id)
+    event.attempts += 1
+    try:
+        post = parse_tweet_event(event.payload, brand_user_id=account.external_user_id)
+    except MalformedPayload as exc:
+        event.error = str(exc)
+        event.processed_at = utcnow()
+        log.warning("inbound event %s is malformed: %s", event.id, exc)
+        return
+    if post.ignore_reason is None:
+        await record_inbound(session, account, post)
+    else:
+        event.error = f"ignored: {post.ignore_reason}"
+    event.processed_at = utcnow()
+
+
+async def process_pending(database: Database, *, batch_size: int = BATCH_SIZE) -> PipelineResult:
+    """Process every pending event; returns how many were handled and how many failed."""
+    result = PipelineResult()
+    while True:
+        ids: list[int] = []
+        try:
+            async with database.unit_of_work() as session:
+                events = (
+                    await session.scalars(
+                        select(InboundEvent)
+                        .where(
+                            InboundEvent.processed_at.is_(None),
+                            InboundEvent.attempts < MAX_ATTEMPTS,
+                        )
+                        .order_by(InboundEvent.id)
+                        .limit(batch_size)
+                        .with_for_update(skip_locked=True)
+                    )
+                ).all()
+                ids = [event.id for event in events]
+                for event in events:
+                    await _process(session, event)
+        except Exception:
+            log.exception("an inbound batch failed; retrying its events one by one")
+            for event_id in ids:
+                result.failed += not await _process_alone(database, event_id)
+        if not ids:
+            return result
+        result.processed += len(ids)
+
+
+async def _process_alone(database: Database, event_id: int) -> bool:
+    try:
+        async with database.unit_of_work() as session:
+            event = await session.get(InboundEvent, event_id, with_for_update=True)
+            if event is not None and event.processed_at is None:
+                await _process(session, event)
+        return True
+    except Exception as exc:
+        log.exception("inbound event %s failed", event_id)
+        async with database.unit_of_work() as session:
+            event = await session.get(InboundEvent, event_id)
+            if event is not None:
+                event.attempts += 1
+                event.error = f"{type(exc).__name__}"[:500]
+        return False

@@ -1,0 +1,1 @@
+"""Small generic helpers with no domain knowledge."""

@@ -1,0 +1,1 @@
+"""Messages in and out, and the outbox that carries outbound ones."""

@@ -1,0 +1,171 @@
+"""Message commands. ``send_reply`` is the one outbound path (rule 1 of the house)."""
+
+from __future__ import annotations
+
+import secrets
+import unicodedata
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from haven.audit.service import record
+from haven.channels.base import InboundPost
+from haven.channels.capabilities import capabilities
+from haven.contacts.service import contact_for_author
+from haven.conversations import repository as conversations
+from haven.db import queue_event
+from haven.kit.actor import SYSTEM, Actor
+from haven.kit.clock import utcnow
+from haven.kit.errors import Invalid
+from haven.models import (
+    ChannelAccount,
+    Conversation,
+    ConversationStatus,
+    DeliveryStatus,
+    Direction,
+    Message,
+    OutboxItem,
+    Visibility,
+)
+from haven.realtime.events import conversation_changed, outbox_queued
+
+PREVIEW_LENGTH = 280
+
+
+def _preview(text: str) -> str:
+    return " ".join(text.split())[:PREVIEW_LENGTH]
+
+
+async def record_inbound(session: AsyncSession, account: ChannelAccount, post: InboundPost) -> Message | None:
+    """Store a customer's post in its conversation; a post seen before is not stored twice."""
+    existing = await session.scalar(
+        select(Message.id).where(
+            Message.channel_account_id == account.id, Message.external_id == post.external_id
+        )
+    )
+    if existing is not None:
+        return None
+    contact = await contact_for_author(
+        session, brand_id=account.brand_id, kind=account.kind, author=post.author
+    )
+    conversation = await conversations.conversation_for_thread(
+        session, channel_account_id=account.id, thread_key=post.thread_key
+    )
+    if conversation is None:
+        conversation = Conversation(
+            brand_id=account.brand_id,
+            channel_account_id=account.id,
+            contact_id=contact.id,
+            thread_key=post.thread_key,
+            last_message_at=post.created_at,
+        )
+        session.add(conversation)
+        await session.flush()
+        record(session, SYSTEM, "conversation.open", "conversation", conversation.id)
+    elif conversation.status is ConversationStatus.RESOLVED:
+        conversation.status = ConversationStatus.OPEN
+        conversation.resolved_at = None
+        record(
+            session,
+            SYSTEM,
+            "conversation.reopen",
+            "conversation",
+            conversation.id,
+            {"reason": "customer wrote again"},
+        )
+    message = Message(
+        conversation_id=conversation.id,
+        channel_account_id=account.id,
+        direction=Direction.INBOUND,
+        visibility=post.visibility,
+        text=post.text,
+        external_id=post.external_id,
+        in_reply_to_external_id=post.in_reply_to_external_id,
+        delivery_status=DeliveryStatus.RECEIVED,
+        created_at=post.created_at,
+    )
+    session.add(message)
+    conversation.preview = _preview(post.text)
+    conversation.last_message_at = max(conversation.last_message_at, post.created_at)
+    await session.flush()
+    record(
+        session,
+        SYSTEM,
+        "message.receive",
+        "message",
+        message.id,
+        {"conversation_id": conversation.id, "external_id": post.external_id},
+    )
+    queue_event(session, conversation_changed(account.brand_id, conversation.id, "message"))
+    return message
+
+
+def _clean_text(text: str) -> str:
+    """Normalise to NFC and refuse control characters other than newlines and tabs."""
+    text = unicodedata.normalize("NFC", text).strip()
+    if any(unicodedata.category(ch) == "Cc" and ch not in "\n\t" for ch in text):
+        raise Invalid("the text contains control characters")
+    return text
+
+
+async def send_reply(
+    session: AsyncSession,
+    actor: Actor,
+    conversation: Conversation,
+    *,
+    text: str,
+    visibility: Visibility,
+) -> Message:
+    """Write an agent's message and, unless it is an internal note, its outbox row: one transaction.
+
+    The visibility is checked against what the channel can deliver here, before anything is stored,
+    so a private message can never be queued for a public path.
+    """
+    text = _clean_text(text)
+    if not text:
+        raise Invalid("the message is empty")
+    account = await session.get_one(ChannelAccount, conversation.channel_account_id)
+    caps = capabilities(account.kind)
+    outbound = visibility is not Visibility.INTERNAL
+    if outbound and visibility not in caps.deliverable:
+        raise Invalid(f"{account.kind.value} cannot deliver a {visibility.value} message here")
+    if outbound and len(text) > caps.max_length:
+        raise Invalid(f"the message is longer than {caps.max_length} characters")
+
+    message = Message(
+        conversation_id=conversation.id,
+        channel_account_id=account.id,
+        direction=Direction.OUTBOUND,
+        visibility=visibility,
+        text=text,
+        author_agent_id=actor.agent_id,
+        delivery_status=DeliveryStatus.QUEUED if outbound else DeliveryStatus.NOT_APPLICABLE,
+        created_at=utcnow(),
+    )
+    session.add(message)
+    await session.flush()
+    if outbound:
+        session.add(
+            OutboxItem(
+                message_id=message.id,
+                channel_account_id=account.id,
+                idempotency_key=secrets.token_hex(16),
+            )
+        )
+        conversation.last_message_at = message.created_at
+        queue_event(session, outbox_queued(conversation.brand_id, message.id))
+    if conversation.status is ConversationStatus.RESOLVED:
+        conversation.status = ConversationStatus.OPEN
+        conversation.resolved_at = None
+    if conversation.assignee_id is None and actor.agent is not None:
+        conversation.assignee_id = actor.agent.id
+    record(
+        session,
+        actor,
+        "message.send" if outbound else "message.note",
+        "message",
+        message.id,
+        {"conversation_id": conversation.id, "visibility": visibility.value},
+    )
+    queue_event(session, conversation_changed(conversation.brand_id, conversation.id, "message"))
+    return message

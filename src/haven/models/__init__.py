@@ -1,0 +1,44 @@
+"""SQLAlchemy models, one module per aggregate. Importing this package registers them all."""
+
+from haven.models.agent import Agent, AgentSession, ApiToken, Role, Team, team_membership
+from haven.models.audit import AuditEntry
+from haven.models.base import Base
+from haven.models.brand import Brand
+from haven.models.channel import ChannelAccount, ChannelCursor, ChannelKind
+from haven.models.contact import Contact, ContactIdentity
+from haven.models.conversation import Conversation, ConversationStatus
+from haven.models.inbound import InboundEvent
+from haven.models.message import (
+    DeliveryStatus,
+    Direction,
+    Message,
+    OutboxItem,
+    OutboxStatus,
+    Visibility,
+)
+
+__all__ = [
+    "Agent",
+    "AgentSession",
+    "ApiToken",
+    "AuditEntry",
+    "Base",
+    "Brand",
+    "ChannelAccount",
+    "ChannelCursor",
+    "ChannelKind",
+    "Contact",
+    "ContactIdentity",
+    "Conversation",
+    "ConversationStatus",
+    "DeliveryStatus",
+    "Direction",
+    "InboundEvent",
+    "Message",
+    "OutboxItem",
+    "OutboxStatus",
+    "Role",
+    "Team",
+    "Visibility",
+    "team_membership",
+]

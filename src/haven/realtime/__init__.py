@@ -1,0 +1,1 @@
+"""Realtime: the event bus and the WebSocket endpoints that carry its events to consoles."""

@@ -1,0 +1,28 @@
+"""What the bus carries: small, typed notices that something committed changed."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+
+class RealtimeEvent(BaseModel):
+    """A change notice. ``brand_id`` scopes who may receive it; the server decides recipients."""
+
+    type: str
+    brand_id: int
+    data: dict[str, Any] = Field(default_factory=dict)
+
+
+def conversation_changed(brand_id: int, conversation_id: int, reason: str) -> RealtimeEvent:
+    return RealtimeEvent(
+        type="conversation.changed",
+        brand_id=brand_id,
+        data={"conversation_id": conversation_id, "reason": reason},
+    )
+
+
+def outbox_queued(brand_id: int, message_id: int) -> RealtimeEvent:
+    """Tells the outbox sender, wherever it runs, that a delivery is waiting."""
+    return RealtimeEvent(type="outbox.queued", brand_id=brand_id, data={"message_id": message_id})

@@ -1,0 +1,1 @@
+"""Passwords, secrets, sessions, CSRF and field encryption."""

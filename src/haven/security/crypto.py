@@ -1,0 +1,71 @@
+"""Field encryption at rest with AES-256-GCM.
+
+Ciphertexts carry the id of the key that made them (``v1.<kid>.<nonce>.<ciphertext>``) so keys can be
+rotated: the first configured key encrypts, every configured key decrypts.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+_VERSION = "v1"
+
+
+class DecryptionError(Exception):
+    """The value was tampered with, truncated, or made with a key we do not have."""
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).decode().rstrip("=")
+
+
+def _unb64(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+class FieldCipher:
+    def __init__(self, keys: dict[str, bytes]) -> None:
+        if not keys:
+            raise ValueError("at least one encryption key is required")
+        for kid, key in keys.items():
+            if len(key) != 32:
+                raise ValueError(f"encryption key {kid!r} must be 32 bytes (AES-256)")
+            if not kid.isalnum():
+                raise ValueError(f"encryption key id {kid!r} must be alphanumeric")
+        self._keys = {kid: AESGCM(key) for kid, key in keys.items()}
+        self._current = next(iter(keys))
+
+    @classmethod
+    def from_config(cls, spec: str) -> FieldCipher:
+        """Parse ``kid:base64key[,kid:base64key…]`` as in ``HAVEN_ENCRYPTION_KEYS``."""
+        keys: dict[str, bytes] = {}
+        for part in filter(None, (p.strip() for p in spec.split(","))):
+            kid, sep, encoded = part.partition(":")
+            if not sep:
+                raise ValueError("encryption keys are written kid:base64key")
+            keys[kid] = base64.urlsafe_b64decode(encoded)
+        return cls(keys)
+
+    def encrypt(self, plaintext: str, *, context: str) -> str:
+        """Encrypt; ``context`` (e.g. ``channel_account.credentials``) is bound as associated data,
+        so a ciphertext copied into another column does not decrypt."""
+        nonce = os.urandom(12)
+        sealed = self._keys[self._current].encrypt(nonce, plaintext.encode(), context.encode())
+        return ".".join((_VERSION, self._current, _b64(nonce), _b64(sealed)))
+
+    def decrypt(self, token: str, *, context: str) -> str:
+        try:
+            version, kid, nonce, sealed = token.split(".")
+        except ValueError as exc:
+            raise DecryptionError("malformed ciphertext") from exc
+        if version != _VERSION or kid not in self._keys:
+            raise DecryptionError("unknown ciphertext version or key id")
+        try:
+            plain = self._keys[kid].decrypt(_unb64(nonce), _unb64(sealed), context.encode())
+        except (InvalidTag, ValueError) as exc:
+            raise DecryptionError("ciphertext failed authentication") from exc
+        return plain.decode()

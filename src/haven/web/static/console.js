@@ -1,0 +1,76 @@
+// Haven console: live updates over a WebSocket, with the server rendering every fragment.
+// Notices carry ids only; content always comes from permission-checked, server-escaped pages.
+(function () {
+  "use strict";
+  const body = document.body;
+  const mode = body.dataset.live;
+  const status = document.getElementById("live-status");
+
+  async function refresh(url, targetId) {
+    const target = document.getElementById(targetId);
+    if (!target) return;
+    const response = await fetch(url, { credentials: "same-origin", headers: { "Accept": "text/html" } });
+    if (response.redirected || response.status === 401) { window.location.assign("/login"); return; }
+    if (response.ok) target.innerHTML = await response.text();
+  }
+
+  let pending = null;
+  function scheduleRefresh() {
+    if (pending) return;
+    pending = setTimeout(function () {
+      pending = null;
+      if (mode === "inbox") refresh(body.dataset.rowsUrl, "inbox-rows");
+      if (mode === "conversation") refresh(body.dataset.timelineUrl, "timeline");
+    }, 100);
+  }
+
+  function onEvent(event) {
+    if (event.type === "hello") { scheduleRefresh(); return; }
+    if (mode === "inbox") scheduleRefresh();
+    if (mode === "conversation" && String(event.conversation_id) === body.dataset.conversationId) {
+      scheduleRefresh();
+    }
+  }
+
+  let delay = 500;
+  function connect() {
+    const scheme = window.location.protocol === "https:" ? "wss:" : "ws:";
+    const socket = new WebSocket(scheme + "//" + window.location.host + "/ws/console");
+    socket.addEventListener("open", function () {
+      delay = 500;
+      if (status) { status.classList.add("up"); status.title = "Live updates on"; }
+    });
+    socket.addEventListener("message", function (message) {
+      try { onEvent(JSON.parse(message.data)); } catch (err) { /* ignore a malformed notice */ }
+    });
+    socket.addEventListener("close", function () {
+      if (status) { status.classList.remove("up"); status.title = "Reconnecting…"; }
+      setTimeout(connect, delay);
+      delay = Math.min(delay * 2, 15000);
+    });
+  }
+  if (mode) connect();
+
+  // Composer: live character count for public replies, Ctrl/Cmd+Enter to send.
+  const text = document.getElementById("reply-text");
+  const count = document.getElementById("reply-count");
+  const composer = document.getElementById("composer");
+  function updateCount() {
+    if (!text || !count || !composer) return;
+    const visibility = composer.querySelector("input[name=visibility]:checked");
+    const isPublic = visibility && visibility.value === "public";
+    const length = Array.from(text.value).length;
+    const limit = Number(count.dataset.limit);
+    count.textContent = isPublic ? length + " / " + limit : length + " characters";
+    count.classList.toggle("over", isPublic && length > limit);
+    composer.classList.toggle("is-internal", !isPublic);
+  }
+  if (text && composer) {
+    text.addEventListener("input", updateCount);
+    composer.addEventListener("change", updateCount);
+    text.addEventListener("keydown", function (e) {
+      if (e.key === "Enter" && (e.ctrlKey || e.metaKey)) composer.requestSubmit();
+    });
+    updateCount();
+  }
+})();

@@ -1,0 +1,1 @@
+"""Background work: mention pollers, the inbound pipeline, the outbox sender."""
