@@ -71,8 +71,8 @@ def _install_error_handlers(app: FastAPI) -> None:
 
 
 def create_app(settings: Settings | None = None, *, runtime: Runtime | None = None) -> FastAPI:
-    """Build the ASGI app. Pass ``runtime`` to share one with other servers in the process."""
-    settings = settings or (runtime.settings if runtime else get_settings())
+    """Build the ASGI app. Pass ``runtime`` to share one (and its settings) with other servers."""
+    settings = runtime.settings if runtime else (settings or get_settings())
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -100,6 +100,8 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
         docs_url="/api/docs",
         redoc_url=None,
     )
+    if runtime is not None:
+        app.state.runtime = runtime
     app.state.login_limiter = SlidingWindowLimiter(
         settings.login_attempts_per_window, settings.login_window_seconds
     )

@@ -24,7 +24,7 @@ async def contact_for_author(
         if (identity.handle, identity.display_name) != (author.handle, author.display_name):
             identity.handle = author.handle
             identity.display_name = author.display_name
-        return identity.contact
+        return await session.get_one(Contact, identity.contact_id)
     contact = Contact(brand_id=brand_id, display_name=author.display_name)
     identity = ContactIdentity(
         brand_id=brand_id,

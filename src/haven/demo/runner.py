@@ -80,7 +80,7 @@ async def run_demo(settings: Settings, *, xsim_port: int, with_scenario: bool) -
         demo.write(CREDENTIALS_FILE)
         server = uvicorn.Server(
             uvicorn.Config(
-                create_app(settings, runtime=runtime),
+                create_app(runtime=runtime),
                 host=settings.host,
                 port=settings.port,
                 log_level="warning",
