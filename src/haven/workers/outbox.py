@@ -62,7 +62,8 @@ async def _claim(database: Database, limit: int) -> list[_Claim]:
                     )
                     .order_by(OutboxItem.id)
                     .limit(limit)
-                    .with_for_update(skip_locked=True)
+                    # Lock only the outbox rows: PostgreSQL refuses to lock the eager outer joins.
+                    .with_for_update(skip_locked=True, of=OutboxItem)
                 )
             )
             .unique()
