@@ -157,6 +157,8 @@ def test_any_json_page_splits_without_raising(body: object) -> None:
 )
 def test_any_stored_payload_parses_or_is_refused_cleanly(payload: str) -> None:
     try:
-        parse_tweet_event(payload, brand_user_id=BRAND)
-    except MalformedPayload:
-        pass
+        post = parse_tweet_event(payload, brand_user_id=BRAND)
+    except MalformedPayload as refused:
+        assert str(refused)
+    else:
+        assert post.external_id.isdigit() and post.author.external_id.isdigit()
