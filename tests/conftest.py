@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import AsyncIterator, Iterator
 
 import pytest
+from playwright.async_api import Browser, async_playwright
+from sqlalchemy import delete
 
 from haven.config import Settings
+from haven.models import Base
 from haven.runtime import Runtime
 from tests.support import drop_database, new_database
 
@@ -52,3 +56,35 @@ async def runtime(settings: Settings) -> AsyncIterator[Runtime]:
     await rt.start()
     yield rt
     await rt.close()
+
+
+@pytest.fixture
+async def empty_database(runtime: Runtime) -> None:
+    """Delete every row (children first); the schema stays as the migrations made it."""
+    async with runtime.database.unit_of_work() as session:
+        for table in reversed(Base.metadata.sorted_tables):
+            await session.execute(delete(table))
+
+
+#: Debian's Chromium, driven by Playwright: no browser download. .ci/run installs it when missing.
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+#: Flags for a closed network: no background traffic, no sandbox as root, no GPU.
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+@pytest.fixture(scope="session")
+async def browser() -> AsyncIterator[Browser]:
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(
+            executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True
+        )
+        yield browser
+        await browser.close()

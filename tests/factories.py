@@ -45,7 +45,14 @@ class World:
     other_account: ChannelAccount
 
 
-async def make_world(runtime: Runtime, *, api_base_url: str = "http://127.0.0.1:9", tag: str = "") -> World:
+async def make_world(
+    runtime: Runtime,
+    *,
+    api_base_url: str = "http://127.0.0.1:9",
+    tag: str = "",
+    credentials: XCredentials = CREDENTIALS,
+    brand_user_id: str | None = None,
+) -> World:
     tag = tag or next_id()[-6:]
     async with runtime.database.unit_of_work() as session:
         brand = Brand(slug=f"bank-{tag}", name="Example Bank", public_web_url="https://bank.example")
@@ -78,12 +85,12 @@ async def make_world(runtime: Runtime, *, api_base_url: str = "http://127.0.0.1:
             display_name="Eve Outsider",
             password=PASSWORD,
         )
-        sealed = seal_credentials(runtime.cipher, CREDENTIALS)
+        sealed = seal_credentials(runtime.cipher, credentials)
         account = ChannelAccount(
             brand_id=brand.id,
             kind=ChannelKind.X,
             handle="ExampleBankHelp",
-            external_user_id=next_id(),
+            external_user_id=brand_user_id or next_id(),
             api_base_url=api_base_url,
             credentials_encrypted=sealed,
             settings={},

@@ -1,0 +1,1 @@
+"""xsim: a faithful simulator of the X API subset Haven speaks."""

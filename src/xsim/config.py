@@ -1,0 +1,63 @@
+"""Simulator settings, read from ``XSIM_*`` environment variables.
+
+Every default is an obviously fake demo value: xsim is a test double and must never
+be mistaken for, or pointed at, a real X account.
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+USERNAME_PATTERN = r"^[A-Za-z0-9_]{1,15}$"
+ID_PATTERN = r"^[0-9]{1,19}$"
+
+
+class RateLimits(BaseModel):
+    """Requests allowed per window, per endpoint and per caller (contract §9).
+
+    ``*_app`` limits apply to the app bearer token, ``*_user`` limits to each user
+    (OAuth 1.0a brand or a simulated user's bearer token). Endpoints that refuse app
+    auth have no ``*_app`` field.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    me_user: int = Field(default=75, ge=1)
+    mentions_app: int = Field(default=450, ge=1)
+    mentions_user: int = Field(default=300, ge=1)
+    search_app: int = Field(default=450, ge=1)
+    search_user: int = Field(default=300, ge=1)
+    tweet_lookup_app: int = Field(default=450, ge=1)
+    tweet_lookup_user: int = Field(default=900, ge=1)
+    post_tweet_user: int = Field(default=100, ge=1)
+    delete_tweet_user: int = Field(default=50, ge=1)
+
+
+class SimConfig(BaseSettings):
+    """Configuration of one simulator instance.
+
+    Nested rate limits are set with a double underscore, e.g.
+    ``XSIM_RATE_LIMITS__POST_TWEET_USER=5``.
+    """
+
+    model_config = SettingsConfigDict(env_prefix="XSIM_", env_nested_delimiter="__")
+
+    brand_user_id: str = Field(default="1500000000000000001", pattern=ID_PATTERN)
+    brand_username: str = Field(default="ExampleBankHelp", pattern=USERNAME_PATTERN)
+    brand_name: str = Field(default="Example Bank", min_length=1, max_length=50)
+
+    consumer_key: str = Field(default="xsim-demo-consumer-key", min_length=1)
+    consumer_secret: str = Field(default="xsim-demo-consumer-secret", min_length=1)
+    brand_access_token: str = Field(default="1500000000000000001-xsimDemoBrandAccessToken", min_length=1)
+    brand_access_token_secret: str = Field(default="xsim-demo-brand-access-token-secret", min_length=1)
+    app_bearer_token: str = Field(default="AAAAAAAAAAAAAAAAAAAAAxsimDemoAppBearerToken", min_length=1)
+
+    rate_limits: RateLimits = Field(default_factory=RateLimits)
+    window_seconds: int = Field(default=900, ge=1)
+    reply_restriction: bool = False
+
+    public_url: str | None = Field(
+        default=None,
+        description="Base URL for `location` headers; derived from each request when unset.",
+    )

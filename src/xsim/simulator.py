@@ -1,0 +1,49 @@
+"""One simulator instance: its configuration and every piece of mutable state."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+from starlette.requests import Request
+
+from xsim.auth import NonceCache
+from xsim.config import SimConfig
+from xsim.ids import SnowflakeGenerator, snowflake_time
+from xsim.ratelimit import RateLimiter
+from xsim.store import Store, User
+
+
+class Simulator:
+    """Lives on ``app.state.sim``; routes reach it through :func:`get_sim`.
+
+    ``config`` may be replaced at runtime (``POST /_sim/config``); ``reset`` goes back
+    to the configuration the instance started with.
+    """
+
+    def __init__(self, config: SimConfig, *, clock: Callable[[], float] = time.time) -> None:
+        self.initial_config = config
+        self.config = config
+        #: Seconds since the epoch; replaceable in tests to move through rate-limit windows.
+        self.clock = clock
+        brand = User(
+            id=config.brand_user_id,
+            username=config.brand_username,
+            name=config.brand_name,
+            created_at=snowflake_time(config.brand_user_id),
+            is_brand=True,
+        )
+        self.store = Store(brand=brand, ids=SnowflakeGenerator())
+        self.rate_limiter = RateLimiter()
+        self.nonces = NonceCache()
+
+    async def reset(self) -> None:
+        """Back to the starting point: only the brand, no tweets, fresh quotas and config."""
+        await self.store.reset()
+        self.rate_limiter.reset()
+        self.config = self.initial_config
+
+
+def get_sim(request: Request) -> Simulator:
+    sim: Simulator = request.app.state.sim
+    return sim
