@@ -38,6 +38,8 @@ def _settings(**overrides: object) -> Settings:
 
 def _logging(settings: Settings) -> None:
     logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # One line per HTTP call to X would drown everything else; failures are logged by Haven itself.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
 
 
 @app.command()

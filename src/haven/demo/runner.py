@@ -21,6 +21,7 @@ from haven.demo.seed import DemoCredentials, demo_x_credentials, seed_demo
 from haven.runtime import Runtime
 
 CREDENTIALS_FILE = VAR_DIR / "demo-credentials.json"
+XSIM_LOG = VAR_DIR / "xsim.log"
 
 
 async def _wait_until_up(url: str, *, within_seconds: float = 20.0) -> None:
@@ -46,7 +47,7 @@ def _show(console: Console, demo: DemoCredentials, credentials_file: Path) -> No
             f"API docs        {demo.console_url}/api/docs\n\n"
             f"Sign in as:\n{agents}\n\n"
             f"API token       {demo.api_token}\n"
-            f"All of this is also in {credentials_file}\n\n"
+            f"All of this is also in {credentials_file}; xsim logs to {XSIM_LOG}\n\n"
             "Simulated customers start tweeting in a few seconds. Ctrl+C stops everything.",
             title="Haven demo is running",
         )
@@ -65,9 +66,14 @@ async def run_demo(settings: Settings, *, xsim_port: int, with_scenario: bool) -
         "XSIM_BRAND_ACCESS_TOKEN_SECRET": credentials.access_token_secret,
         "XSIM_APP_BEARER_TOKEN": credentials.bearer_token,
     }
-    xsim = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "xsim", "--host", settings.host, "--port", str(xsim_port), env=env
-    )
+    VAR_DIR.mkdir(exist_ok=True)
+    with XSIM_LOG.open("ab") as xsim_log:
+        xsim = await asyncio.create_subprocess_exec(
+            *(sys.executable, "-m", "xsim", "--host", settings.host, "--port", str(xsim_port)),
+            env=env,
+            stdout=xsim_log,
+            stderr=asyncio.subprocess.STDOUT,
+        )
     runtime = Runtime.build(settings)
     scenario_task: asyncio.Task[None] | None = None
     scenario: Scenario | None = None

@@ -1,0 +1,113 @@
+"""A real stack over real sockets: xsim and Haven as child processes, on a fresh database.
+
+When the suite runs with Redis, Haven runs split as production would scale it: the web process
+without workers, and a separate `haven worker` process, their events travelling through Redis.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from haven.channels.x.client import XCredentials
+from haven.demo.seed import DemoCredentials, seed_demo
+from haven.runtime import Runtime
+from tests.conftest import make_settings
+from tests.support import REDIS_URL, ServerProcess, drop_database, free_port, new_database
+
+
+@dataclass
+class Stack:
+    haven_url: str
+    xsim_url: str
+    database_url: str
+    demo: DemoCredentials
+    credentials: XCredentials
+    processes: list[ServerProcess]
+
+
+def _credentials() -> XCredentials:
+    return XCredentials(
+        consumer_key=secrets.token_urlsafe(12),
+        consumer_secret=secrets.token_urlsafe(24),
+        access_token=f"1-{secrets.token_urlsafe(20)}",
+        access_token_secret=secrets.token_urlsafe(24),
+        bearer_token=f"AAAA{secrets.token_urlsafe(30)}",
+    )
+
+
+async def _seed(
+    database_url: str, xsim_url: str, haven_url: str, credentials: XCredentials, credentials_file: Path
+) -> DemoCredentials:
+    runtime = Runtime.build(make_settings(database_url, public_base_url=haven_url))
+    try:
+        return await seed_demo(
+            runtime, xsim_url=xsim_url, credentials=credentials, credentials_file=credentials_file
+        )
+    finally:
+        await runtime.close()
+
+
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    workdir = tmp_path_factory.mktemp("stack")
+    database_url = new_database(workdir)
+    credentials = _credentials()
+    xsim_port, haven_port = free_port(), free_port()
+    xsim_url, haven_url = f"http://127.0.0.1:{xsim_port}", f"http://127.0.0.1:{haven_port}"
+    xsim = ServerProcess(
+        ["-m", "xsim", "--port", str(xsim_port)],
+        {
+            "XSIM_CONSUMER_KEY": credentials.consumer_key,
+            "XSIM_CONSUMER_SECRET": credentials.consumer_secret,
+            "XSIM_BRAND_ACCESS_TOKEN": credentials.access_token,
+            "XSIM_BRAND_ACCESS_TOKEN_SECRET": credentials.access_token_secret,
+            "XSIM_APP_BEARER_TOKEN": credentials.bearer_token,
+        },
+        f"{xsim_url}/_sim/state",
+        workdir / "xsim.log",
+    )
+    processes = [xsim]
+    try:
+        xsim.wait_ready()
+        demo = asyncio.run(_seed(database_url, xsim_url, haven_url, credentials, workdir / "demo.json"))
+        env = {
+            "HAVEN_DATABASE_URL": database_url,
+            "HAVEN_PUBLIC_BASE_URL": haven_url,
+            "HAVEN_POLL_INTERVAL_SECONDS": "0.3",
+            "HAVEN_OUTBOX_INTERVAL_SECONDS": "0.5",
+            "HAVEN_LOG_LEVEL": "WARNING",
+        }
+        if REDIS_URL:
+            env["HAVEN_REDIS_URL"] = REDIS_URL
+            web = ServerProcess(
+                ["-m", "haven", "serve", "--port", str(haven_port), "--no-workers"],
+                env,
+                f"{haven_url}/readyz",
+                workdir / "haven-web.log",
+            )
+            worker = ServerProcess(
+                ["-m", "haven", "worker"], env, f"{haven_url}/readyz", workdir / "haven-worker.log"
+            )
+            processes += [web, worker]
+        else:
+            processes.append(
+                ServerProcess(
+                    ["-m", "haven", "serve", "--port", str(haven_port)],
+                    env,
+                    f"{haven_url}/readyz",
+                    workdir / "haven.log",
+                )
+            )
+        for process in processes[1:]:
+            process.wait_ready()
+        yield Stack(haven_url, xsim_url, database_url, demo, credentials, processes)
+    finally:
+        for process in reversed(processes):
+            process.stop()
+        drop_database(database_url)
