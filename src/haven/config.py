@@ -15,7 +15,6 @@ from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 #: Development-only key material; ``environment=production`` refuses to start with it.
-DEMO_SECRET_KEY = "haven-demo-secret-key-change-me-in-production-000"  # noqa: S105 (refused in production)
 DEMO_ENCRYPTION_KEY = base64.urlsafe_b64encode(b"haven-demo-encryption-key-32byte").decode()
 
 VAR_DIR = Path("var")
@@ -32,7 +31,6 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 8000
     public_base_url: str = "http://127.0.0.1:8000"
-    secret_key: SecretStr = SecretStr(DEMO_SECRET_KEY)
     #: ``kid:base64key`` pairs, comma-separated; the first one encrypts, all of them decrypt.
     encryption_keys: SecretStr = SecretStr(f"demo:{DEMO_ENCRYPTION_KEY}")
     session_ttl_minutes: int = Field(default=12 * 60, ge=5)
@@ -53,17 +51,11 @@ class Settings(BaseSettings):
     def _refuse_demo_secrets_in_production(self) -> Settings:
         if self.environment != "production":
             return self
-        if self.secret_key.get_secret_value() == DEMO_SECRET_KEY:
-            raise ValueError("HAVEN_SECRET_KEY must be set in production")
         if DEMO_ENCRYPTION_KEY in self.encryption_keys.get_secret_value():
             raise ValueError("HAVEN_ENCRYPTION_KEYS must not contain the demo key in production")
         if not self.cookie_secure:
             raise ValueError("HAVEN_COOKIE_SECURE must be true in production")
         return self
-
-    @property
-    def is_sqlite(self) -> bool:
-        return self.database_url.startswith("sqlite")
 
 
 @lru_cache(maxsize=1)

@@ -6,6 +6,7 @@ to the event bus: a console never hears of a row that was rolled back (rule 4 of
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any
@@ -22,13 +23,16 @@ if TYPE_CHECKING:
     from haven.realtime.bus import EventBus
     from haven.realtime.events import RealtimeEvent
 
+log = logging.getLogger(__name__)
+
 _PENDING_EVENTS = "haven.pending_events"
 
 
 def create_engine(database_url: str) -> AsyncEngine:
     """Create the engine; SQLite gets WAL, a busy timeout and enforced foreign keys."""
+    # hide_parameters: SQL errors end up in logs, and their parameters would carry customers' words.
     if database_url.startswith("sqlite"):
-        engine = create_async_engine(database_url, connect_args={"timeout": 30})
+        engine = create_async_engine(database_url, connect_args={"timeout": 30}, hide_parameters=True)
 
         @event.listens_for(engine.sync_engine, "connect")
         def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -40,7 +44,9 @@ def create_engine(database_url: str) -> AsyncEngine:
             cursor.close()
 
         return engine
-    return create_async_engine(database_url, pool_size=10, max_overflow=20, pool_pre_ping=True)
+    return create_async_engine(
+        database_url, pool_size=10, max_overflow=20, pool_pre_ping=True, hide_parameters=True
+    )
 
 
 def queue_event(session: AsyncSession, realtime_event: RealtimeEvent) -> None:
@@ -73,7 +79,12 @@ class Database:
                 take_events(session)
                 raise
             for realtime_event in take_events(session):
-                await self.bus.publish(realtime_event)
+                try:
+                    await self.bus.publish(realtime_event)
+                except Exception:
+                    # The change is committed; a lost notice only delays a screen refresh, while an
+                    # error here would make the caller believe (and retry) a write that succeeded.
+                    log.exception("could not publish %s after commit", realtime_event.type)
 
     @asynccontextmanager
     async def reader(self) -> AsyncIterator[AsyncSession]:

@@ -62,6 +62,9 @@ async def test_customer_tweets_agent_replies_customer_sees_the_threaded_answer(
         f"@ExampleBankHelp my card is stuck in the ATM {hostile}"
     )
     await console.fill("#reply-text", "Sorry about that! Please call the number on the back of your card.")
+    await console.click("#reply-send")  # no audience chosen yet: the browser refuses to send
+    await expect(console.locator(".message.outbound")).to_have_count(0)
+    await console.check("#visibility-public")
     await expect(console.locator("#reply-count")).to_have_text("66 / 280")
     await console.click("#reply-send")
     outbound = console.locator(".message.outbound").last

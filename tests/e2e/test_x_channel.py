@@ -149,8 +149,13 @@ async def test_after_an_ambiguous_failure_the_sender_looks_before_posting_again(
                 brand_handle="ExampleBankHelp",
             ),
         )
+        # What the crash leaves behind: one attempt made, its request marked as possibly sent.
         async with runtime.database.unit_of_work() as session:
-            await session.execute(update(OutboxItem).values(attempts=1))
+            await session.execute(
+                update(OutboxItem)
+                .where(OutboxItem.message_id == message_id)
+                .values(attempts=1, uncertain=True)
+            )
         assert await send_due(runtime.database, clients) == 1
     finally:
         await clients.aclose()
@@ -186,3 +191,71 @@ async def test_a_rate_limited_reply_waits_for_the_window_instead_of_failing(
     assert message.delivery_status is DeliveryStatus.QUEUED
     assert outbox.last_error is not None and "429" in outbox.last_error
     assert outbox.next_attempt_at > message.created_at
+
+
+async def test_a_thread_polled_at_once_keeps_its_customer_and_latest_preview(
+    runtime: Runtime, world: World, xsim: httpx.AsyncClient
+) -> None:
+    """X pages are newest first; the root's author stays the conversation's contact, the newest
+    post is the preview, and a reply goes to the customer's tweet, not a bystander's."""
+    customer, bystander = await _customers(xsim, 2, "thr")
+    root = await _mention(xsim, customer, "my card was swallowed by the ATM")
+    response = await xsim.post(
+        "/2/tweets",
+        json={"text": "@ExampleBankHelp same happened to me", "reply": {"in_reply_to_tweet_id": root}},
+        headers={"Authorization": f"Bearer {bystander}"},
+    )
+    assert response.status_code == 201
+    clients = XClientPool(runtime.cipher)
+    try:
+        await poll_mentions(runtime.database, clients.client_for(world.account), world.account)
+        await process_pending(runtime.database)
+        async with runtime.database.unit_of_work() as session:
+            conversation = (
+                await session.scalars(select(Conversation).where(Conversation.thread_key == root))
+            ).one()
+            assert conversation.contact.display_name == "Customer 0"
+            assert conversation.preview == "@ExampleBankHelp same happened to me"
+            actor = Actor.of(world.agent)
+            await send_reply(
+                session,
+                actor,
+                conversation,
+                text="Sorry! A new card is on its way.",
+                visibility=Visibility.PUBLIC,
+            )
+        assert await send_due(runtime.database, clients) == 1
+    finally:
+        await clients.aclose()
+    tweets = (await xsim.get("/_sim/tweets", params={"conversation_id": root})).json()["tweets"]
+    answer = next(t for t in tweets if t["author_username"] == "ExampleBankHelp")
+    assert answer["in_reply_to_tweet_id"] == root
+
+
+async def test_the_same_words_twice_are_not_mistaken_for_an_earlier_delivery(
+    runtime: Runtime, world: World, xsim: httpx.AsyncClient
+) -> None:
+    first_id = await _queued_reply(runtime, world, xsim, "same", "Thanks, we're on it.")
+    clients = XClientPool(runtime.cipher)
+    try:
+        assert await send_due(runtime.database, clients) == 1
+        async with runtime.database.unit_of_work() as session:
+            first = await session.get_one(Message, first_id)
+            actor = Actor.of(world.agent)
+            conversation = await access_conversation(session, actor, first.conversation_id)
+            second = await send_reply(
+                session, actor, conversation, text="Thanks, we're on it.", visibility=Visibility.PUBLIC
+            )
+            await session.flush()
+            await session.execute(
+                update(OutboxItem).where(OutboxItem.message_id == second.id).values(uncertain=True)
+            )
+        assert await send_due(runtime.database, clients) == 1
+    finally:
+        await clients.aclose()
+    async with runtime.database.reader() as session:
+        first, repeated = await session.get_one(Message, first_id), await session.get_one(Message, second.id)
+    # The earlier tweet is the first message's, not this one's: X is asked, and refuses a duplicate.
+    assert first.delivery_status is DeliveryStatus.SENT
+    assert repeated.delivery_status is DeliveryStatus.FAILED and repeated.external_id is None
+    assert "duplicate content" in (repeated.failure_reason or "")

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from sqlalchemy import func, select
 
 from haven.channels.x.parse import RawEvent
+from haven.inbound import pipeline
 from haven.inbound.pipeline import process_pending
 from haven.inbound.store import read_cursor, store_raw_events, write_cursor
 from haven.models import (
@@ -75,8 +77,8 @@ async def test_brand_echoes_and_retweets_never_open_a_conversation(runtime: Runt
     await process_pending(runtime.database)
     assert await _count(runtime, Conversation) == 0
     async with runtime.database.reader() as session:
-        errors = set((await session.scalars(select(InboundEvent.error))).all())
-    assert errors == {"ignored: the brand's own post", "ignored: a retweet"}
+        outcomes = set((await session.scalars(select(InboundEvent.outcome))).all())
+    assert outcomes == {"ignored: the brand's own post", "ignored: a retweet"}
 
 
 async def test_a_malformed_event_is_kept_with_its_reason_and_the_rest_go_through(
@@ -100,12 +102,13 @@ async def test_a_malformed_event_is_kept_with_its_reason_and_the_rest_go_through
     async with runtime.database.reader() as session:
         rows = (await session.scalars(select(InboundEvent).order_by(InboundEvent.id))).all()
     assert all(row.processed_at is not None for row in rows)
-    reasons = [row.error for row in rows]
-    assert reasons[0] == "invalid fields: text"
-    assert reasons[1] == "author does not match the tweet's author_id"
-    assert reasons[2] == "payload is not JSON"
-    assert reasons[3] == "item has no valid tweet id"
-    assert reasons[4] is None
+    assert [row.outcome for row in rows] == [
+        "malformed: invalid fields: text",
+        "malformed: author does not match the tweet's author_id",
+        "malformed: payload is not JSON",
+        "malformed: item has no valid tweet id",
+        None,
+    ]
     # The raw payload is kept exactly as it came, for an operator to look at.
     assert rows[2].payload == "{not json"
 
@@ -148,3 +151,34 @@ async def test_cursor_is_per_account_and_stream(runtime: Runtime, world: World) 
         assert await read_cursor(session, world.account.id, "mentions") == "200"
         assert await read_cursor(session, world.other_account.id, "mentions") == "5"
         assert await read_cursor(session, world.account.id, "search") is None
+
+
+async def test_a_poisonous_event_fails_alone_and_is_parked_after_its_attempts(
+    runtime: Runtime, world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An unexpected error fails the batch; the events are then processed one by one, the bad one
+    is retried on later calls, and after MAX_ATTEMPTS it is parked with its reason."""
+    real = pipeline.record_inbound
+
+    async def explode_on_poison(session, account, post):  # type: ignore[no-untyped-def]
+        if "poison" in post.text:
+            raise RuntimeError("simulated bug")
+        return await real(session, account, post)
+
+    monkeypatch.setattr(pipeline, "record_inbound", explode_on_poison)
+    events = [
+        tweet_event(author_id=next_id(), text=f"@ExampleBankHelp {word}") for word in ("a", "poison", "b")
+    ]
+    await _store(runtime, world, events)
+    first = await process_pending(runtime.database)
+    assert (first.processed, first.failed) == (2, 1)
+    assert await _count(runtime, Message) == 2
+    for _ in range(pipeline.MAX_ATTEMPTS):
+        await process_pending(runtime.database)
+    async with runtime.database.reader() as session:
+        poison = await session.scalar(
+            select(InboundEvent).where(InboundEvent.external_id == events[1].external_id)
+        )
+    assert poison is not None and poison.processed_at is None
+    assert poison.attempts == pipeline.MAX_ATTEMPTS and poison.outcome == "failed: RuntimeError"
+    assert (await process_pending(runtime.database)).processed == 0

@@ -45,11 +45,19 @@ async def test_public_reply_is_queued_with_its_outbox_row_and_audit(runtime: Run
     async with runtime.database.reader() as session:
         outbox = (await session.scalars(select(OutboxItem))).unique().one()
         assert outbox.message_id == message.id
-        assert len(outbox.idempotency_key) == 32
+        assert (outbox.attempts, outbox.lease_token, outbox.uncertain) == (0, None, False)
         audit = await session.scalar(select(AuditEntry).where(AuditEntry.action == "message.send"))
         assert audit is not None and audit.actor_id == str(world.agent.id)
         conversation = await session.get_one(Conversation, conversation_id)
         assert conversation.assignee_id == world.agent.id
+
+
+async def test_browser_line_breaks_are_normalised_not_refused(runtime: Runtime, world: World) -> None:
+    conversation_id = await _conversation(runtime, world)
+    message = await _reply(
+        runtime, world, conversation_id, "Hi Maria,\r\nwe're on it.\rThanks", Visibility.PUBLIC
+    )
+    assert message.text == "Hi Maria,\nwe're on it.\nThanks"
 
 
 async def test_internal_note_never_reaches_the_outbox(runtime: Runtime, world: World) -> None:

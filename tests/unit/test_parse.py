@@ -96,6 +96,7 @@ def _payload(**tweet_changes: object) -> str:
         ({"text": None}, "text"),
         ({"text": "x" * 25_001}, "text"),
         ({"created_at": "yesterday"}, "created_at"),
+        ({"created_at": "2024-01-15T10:30:00"}, "created_at"),
         ({"author_id": "abc"}, "author_id"),
         ({"referenced_tweets": [{"type": "liked", "id": "1"}]}, "referenced_tweets"),
         ({"referenced_tweets": [{"type": "quoted", "id": "1"}] * 11}, "referenced_tweets"),

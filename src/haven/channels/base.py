@@ -37,13 +37,20 @@ class Delivered:
 
 
 class DeliveryError(Exception):
-    """Delivery failed. ``terminal`` failures are not retried; the others are, after ``retry_at``."""
+    """Delivery failed. ``terminal`` failures are not retried; the others are, after ``retry_at``.
 
-    def __init__(self, reason: str, *, terminal: bool, retry_at: datetime | None = None) -> None:
+    ``uncertain`` means the message may have reached the network all the same (a timeout, a lost
+    connection), so the next attempt must look before it sends.
+    """
+
+    def __init__(
+        self, reason: str, *, terminal: bool, retry_at: datetime | None = None, uncertain: bool = False
+    ) -> None:
         super().__init__(reason)
         self.reason = reason
         self.terminal = terminal
         self.retry_at = retry_at
+        self.uncertain = uncertain
 
 
 class VisibilityRefused(DeliveryError):

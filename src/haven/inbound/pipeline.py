@@ -37,20 +37,25 @@ async def _process(session: AsyncSession, event: InboundEvent) -> None:
     try:
         post = parse_tweet_event(event.payload, brand_user_id=account.external_user_id)
     except MalformedPayload as exc:
-        event.error = str(exc)
+        event.outcome = f"malformed: {exc}"
         event.processed_at = utcnow()
         log.warning("inbound event %s is malformed: %s", event.id, exc)
         return
     if post.ignore_reason is None:
         await record_inbound(session, account, post)
     else:
-        event.error = f"ignored: {post.ignore_reason}"
+        event.outcome = f"ignored: {post.ignore_reason}"
     event.processed_at = utcnow()
 
 
 async def process_pending(database: Database, *, batch_size: int = BATCH_SIZE) -> PipelineResult:
-    """Process every pending event; returns how many were handled and how many failed."""
+    """Process every pending event; returns how many were handled and how many failed.
+
+    An event that fails is tried again on a later call (the workers call this every second), not in
+    this one, and is parked with its reason after ``MAX_ATTEMPTS``.
+    """
     result = PipelineResult()
+    failed_now: set[int] = set()
     while True:
         ids: list[int] = []
         try:
@@ -61,6 +66,7 @@ async def process_pending(database: Database, *, batch_size: int = BATCH_SIZE) -
                         .where(
                             InboundEvent.processed_at.is_(None),
                             InboundEvent.attempts < MAX_ATTEMPTS,
+                            InboundEvent.id.not_in(failed_now),
                         )
                         .order_by(InboundEvent.id)
                         .limit(batch_size)
@@ -71,9 +77,16 @@ async def process_pending(database: Database, *, batch_size: int = BATCH_SIZE) -
                 for event in events:
                     await _process(session, event)
         except Exception:
+            if not ids:
+                raise
             log.exception("an inbound batch failed; retrying its events one by one")
             for event_id in ids:
-                result.failed += not await _process_alone(database, event_id)
+                if await _process_alone(database, event_id):
+                    result.processed += 1
+                else:
+                    result.failed += 1
+                    failed_now.add(event_id)
+            continue
         if not ids:
             return result
         result.processed += len(ids)
@@ -92,5 +105,5 @@ async def _process_alone(database: Database, event_id: int) -> bool:
             event = await session.get(InboundEvent, event_id)
             if event is not None:
                 event.attempts += 1
-                event.error = f"{type(exc).__name__}"[:500]
+                event.outcome = f"failed: {type(exc).__name__}"
         return False

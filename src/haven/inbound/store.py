@@ -29,8 +29,8 @@ async def store_raw_events(
             "payload": event.payload,
             "received_at": now,
             "attempts": 0,
-            "error": event.error,
             # A malformed item is kept for an operator to see but never processed.
+            "outcome": f"malformed: {event.error}" if event.error else None,
             "processed_at": now if event.error else None,
         }
         for event in events

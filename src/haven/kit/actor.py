@@ -22,3 +22,5 @@ class Actor:
 
 
 SYSTEM = Actor(kind="system")
+#: Someone not yet signed in (a failed login attempt, for instance).
+ANONYMOUS = Actor(kind="anonymous")

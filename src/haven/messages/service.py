@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import secrets
 import unicodedata
 
 from sqlalchemy import select
@@ -81,12 +80,14 @@ async def record_inbound(session: AsyncSession, account: ChannelAccount, post: I
         text=post.text,
         external_id=post.external_id,
         in_reply_to_external_id=post.in_reply_to_external_id,
+        contact_id=contact.id,
         delivery_status=DeliveryStatus.RECEIVED,
         created_at=post.created_at,
     )
     session.add(message)
-    conversation.preview = _preview(post.text)
-    conversation.last_message_at = max(conversation.last_message_at, post.created_at)
+    if post.created_at >= conversation.last_message_at:
+        conversation.preview = _preview(post.text)
+        conversation.last_message_at = post.created_at
     await session.flush()
     record(
         session,
@@ -101,8 +102,8 @@ async def record_inbound(session: AsyncSession, account: ChannelAccount, post: I
 
 
 def _clean_text(text: str) -> str:
-    """Normalise to NFC and refuse control characters other than newlines and tabs."""
-    text = unicodedata.normalize("NFC", text).strip()
+    """Normalise line breaks (browsers send CRLF) and to NFC; refuse other control characters."""
+    text = unicodedata.normalize("NFC", text.replace("\r\n", "\n").replace("\r", "\n")).strip()
     if any(unicodedata.category(ch) == "Cc" and ch not in "\n\t" for ch in text):
         raise Invalid("the text contains control characters")
     return text
@@ -145,20 +146,30 @@ async def send_reply(
     session.add(message)
     await session.flush()
     if outbound:
-        session.add(
-            OutboxItem(
-                message_id=message.id,
-                channel_account_id=account.id,
-                idempotency_key=secrets.token_hex(16),
-            )
-        )
+        session.add(OutboxItem(message_id=message.id, channel_account_id=account.id))
         conversation.last_message_at = message.created_at
         queue_event(session, outbox_queued(conversation.brand_id, message.id))
     if conversation.status is ConversationStatus.RESOLVED:
         conversation.status = ConversationStatus.OPEN
         conversation.resolved_at = None
+        record(
+            session,
+            actor,
+            "conversation.reopen",
+            "conversation",
+            conversation.id,
+            {"reason": "agent replied"},
+        )
     if conversation.assignee_id is None and actor.agent is not None:
         conversation.assignee_id = actor.agent.id
+        record(
+            session,
+            actor,
+            "conversation.assign",
+            "conversation",
+            conversation.id,
+            {"assignee_id": actor.agent.id, "reason": "first reply"},
+        )
     record(
         session,
         actor,

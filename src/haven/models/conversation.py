@@ -9,7 +9,7 @@ from sqlalchemy import ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from haven.kit.clock import utcnow
-from haven.models.agent import Agent, Team
+from haven.models.agent import Agent
 from haven.models.base import Base, str_enum
 from haven.models.contact import Contact
 
@@ -49,4 +49,3 @@ class Conversation(Base):
 
     contact: Mapped[Contact] = relationship(lazy="joined")
     assignee: Mapped[Agent | None] = relationship(lazy="joined")
-    team: Mapped[Team | None] = relationship(lazy="joined")

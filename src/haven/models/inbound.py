@@ -26,4 +26,5 @@ class InboundEvent(Base):
     received_at: Mapped[datetime] = mapped_column(default=utcnow)
     processed_at: Mapped[datetime | None] = mapped_column(default=None)
     attempts: Mapped[int] = mapped_column(default=0)
-    error: Mapped[str | None] = mapped_column(String(500), default=None)
+    #: Why the event made no message: ``ignored: …`` (by design) or ``malformed: …`` / a failure.
+    outcome: Mapped[str | None] = mapped_column(String(500), default=None)

@@ -49,6 +49,8 @@ class Message(Base):
     visibility: Mapped[Visibility] = mapped_column(str_enum(Visibility))
     text: Mapped[str] = mapped_column(Text)
     author_agent_id: Mapped[int | None] = mapped_column(ForeignKey("agent.id", ondelete="SET NULL"))
+    #: The customer who wrote an inbound message (a thread may have bystanders too).
+    contact_id: Mapped[int | None] = mapped_column(ForeignKey("contact.id", ondelete="SET NULL"))
     external_id: Mapped[str | None] = mapped_column(String(64), default=None)
     in_reply_to_external_id: Mapped[str | None] = mapped_column(String(64), default=None)
     delivery_status: Mapped[DeliveryStatus] = mapped_column(str_enum(DeliveryStatus))
@@ -68,8 +70,10 @@ class OutboxStatus(enum.StrEnum):
 class OutboxItem(Base):
     """A delivery to make. Written in the same transaction as its message (rule 1 of the house).
 
-    A worker leases the row (``lease_until``) so that a crashed worker's claim expires and another
-    one picks it up; ``idempotency_key`` travels with every attempt.
+    A worker claims the row with a lease (``lease_token`` until ``lease_until``): a crashed worker's
+    claim expires and another picks the row up, and a worker whose lease was taken over cannot record
+    an outcome. ``uncertain`` is set when an attempt starts and cleared when X gives a definite answer;
+    an attempt that finds it set must first look on X whether the message already landed.
     """
 
     __tablename__ = "outbox"
@@ -78,11 +82,12 @@ class OutboxItem(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     message_id: Mapped[int] = mapped_column(ForeignKey("message.id", ondelete="CASCADE"), unique=True)
     channel_account_id: Mapped[int] = mapped_column(ForeignKey("channel_account.id", ondelete="CASCADE"))
-    idempotency_key: Mapped[str] = mapped_column(String(64), unique=True)
     status: Mapped[OutboxStatus] = mapped_column(str_enum(OutboxStatus), default=OutboxStatus.PENDING)
     attempts: Mapped[int] = mapped_column(default=0)
     next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow)
     lease_until: Mapped[datetime | None] = mapped_column(default=None)
+    lease_token: Mapped[str | None] = mapped_column(String(32), default=None)
+    uncertain: Mapped[bool] = mapped_column(default=False)
     last_error: Mapped[str | None] = mapped_column(Text, default=None)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 

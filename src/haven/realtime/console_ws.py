@@ -45,9 +45,9 @@ async def console_socket(websocket: WebSocket) -> None:
     if brand_id is None:
         await websocket.close(code=status.WS_1008_POLICY_VIOLATION, reason="not signed in")
         return
+    subscription = runtime.bus.subscribe()
     await websocket.accept()
     await websocket.send_json({"type": "hello"})
-    subscription = runtime.bus.subscribe()
     loop = asyncio.get_running_loop()
     recheck_at = loop.time() + RECHECK_SECONDS
     receiver = asyncio.create_task(_drain(websocket))

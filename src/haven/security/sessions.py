@@ -7,6 +7,8 @@ from datetime import timedelta
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from haven.audit.service import record
+from haven.kit.actor import Actor
 from haven.kit.clock import utcnow
 from haven.models import Agent, AgentSession, ApiToken
 from haven.security.secrets import new_token, token_hash
@@ -57,6 +59,7 @@ async def create_api_token(session: AsyncSession, agent: Agent, name: str) -> tu
     row = ApiToken(agent_id=agent.id, name=name, token_hash=token_hash(token), prefix=token[:8])
     session.add(row)
     await session.flush()
+    record(session, Actor.of(agent, via="cli"), "api_token.create", "api_token", row.id, {"name": name})
     return row, token
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 from typing import Annotated
 
@@ -13,7 +14,7 @@ from sqlalchemy import func, select
 from haven.audit.service import record
 from haven.conversations import repository, service
 from haven.conversations.repository import InboxView
-from haven.kit.actor import Actor
+from haven.kit.actor import ANONYMOUS, Actor
 from haven.messages.service import send_reply
 from haven.models import Agent, Visibility
 from haven.security.csrf import check_csrf
@@ -62,11 +63,12 @@ async def login(
         message = "Too many attempts. Wait a few minutes and try again."
         return render(request, "login.html", {"error": message, "email": email}, 429)
     agent = await session.scalar(select(Agent).where(func.lower(Agent.email) == email.lower()))
-    password_ok = verify_password(agent.password_hash if agent else None, password)
+    # Argon2 is deliberately slow: keep it off the event loop that serves everyone else.
+    password_ok = await asyncio.to_thread(verify_password, agent.password_hash if agent else None, password)
     if agent is None or not password_ok or not agent.is_active:
         limiter.hit(*keys)
         if agent is not None:
-            record(session, Actor.of(agent), "agent.login_failed", "agent", agent.id)
+            record(session, ANONYMOUS, "agent.login_failed", "agent", agent.id)
         message = "Wrong e-mail or password."
         return render(request, "login.html", {"error": message, "email": email}, 401)
     limiter.clear(keys[1])

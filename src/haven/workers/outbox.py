@@ -1,17 +1,21 @@
-"""The outbox sender: claims due deliveries, sends them, and records what happened.
+"""The outbox sender: claims one due delivery at a time, sends it, and records what happened.
 
-A claim is a lease: a worker that dies mid-delivery leaves a lease that expires, and the next worker
-to claim the row first looks on X for the reply (the earlier attempt may have landed) before it
-posts again. So a reply is never posted twice, and never lost.
+A claim is an atomic conditional UPDATE that sets a lease token, so two workers — on PostgreSQL or on
+one SQLite file — never hold the same row, and a worker whose lease expired cannot record an outcome.
+Just before the request leaves, the row is marked ``uncertain``; only a definite answer from X clears
+it. An attempt that finds the mark looks on X for the reply before posting, so a reply is never
+posted twice, and never lost.
 """
 
 from __future__ import annotations
 
 import logging
+import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy import or_, select
+from sqlalchemy import or_, select, update
 
 from haven.audit.service import record
 from haven.channels.base import Delivered, DeliveryError
@@ -34,79 +38,125 @@ from haven.realtime.events import conversation_changed
 
 log = logging.getLogger(__name__)
 
+#: Longer than one attempt can take (a search and a post, 10 s timeout each).
 LEASE = timedelta(seconds=60)
 MAX_ATTEMPTS = 8
+#: After an attempt whose outcome is unknown, wait before looking: X's search index may lag.
+LOOK_DELAY = timedelta(seconds=30)
+#: How often a worker that keeps losing races for rows tries again before leaving them to the others.
+_CLAIM_TRIES = 5
 
 
 @dataclass(frozen=True, slots=True)
 class _Claim:
     outbox_id: int
+    token: str
     attempts: int
+    look_first: bool
 
 
 def _backoff(attempts: int) -> timedelta:
     return timedelta(seconds=min(2**attempts, 300))
 
 
-async def _claim(database: Database, limit: int) -> list[_Claim]:
+async def _claim_next(database: Database) -> _Claim | None:
+    """Claim the oldest due delivery; a worker that loses a race for a row tries the next one."""
+    for _ in range(_CLAIM_TRIES):
+        claim, lost_race = await _try_claim(database)
+        if not lost_race:
+            return claim
+    return None
+
+
+async def _try_claim(database: Database) -> tuple[_Claim | None, bool]:
+    """The claim (None when nothing is due), and whether another worker won the row first."""
     now = utcnow()
+    token = secrets.token_hex(16)
+    claimable = (
+        OutboxItem.status == OutboxStatus.PENDING,
+        OutboxItem.next_attempt_at <= now,
+        or_(OutboxItem.lease_until.is_(None), OutboxItem.lease_until < now),
+    )
     async with database.unit_of_work() as session:
-        rows = (
-            (
-                await session.scalars(
-                    select(OutboxItem)
-                    .where(
-                        OutboxItem.status == OutboxStatus.PENDING,
-                        OutboxItem.next_attempt_at <= now,
-                        or_(OutboxItem.lease_until.is_(None), OutboxItem.lease_until < now),
-                    )
-                    .order_by(OutboxItem.id)
-                    .limit(limit)
-                    # Lock only the outbox rows: PostgreSQL refuses to lock the eager outer joins.
-                    .with_for_update(skip_locked=True, of=OutboxItem)
-                )
-            )
-            .unique()
-            .all()
+        candidate = await session.scalar(
+            select(OutboxItem.id)
+            .where(*claimable)
+            .order_by(OutboxItem.id)
+            .limit(1)
+            .with_for_update(skip_locked=True)
         )
-        for row in rows:
-            row.lease_until = now + LEASE
-            row.attempts += 1
-        return [_Claim(row.id, row.attempts) for row in rows]
+        if candidate is None:
+            return None, False
+        # The WHERE repeats the conditions: of two workers that saw the same candidate, one wins.
+        claimed = (
+            await session.execute(
+                update(OutboxItem)
+                .where(OutboxItem.id == candidate, *claimable)
+                .values(lease_until=now + LEASE, lease_token=token, attempts=OutboxItem.attempts + 1)
+                .returning(OutboxItem.attempts, OutboxItem.uncertain)
+            )
+        ).one_or_none()
+    if claimed is None:
+        return None, True
+    return _Claim(candidate, token, attempts=claimed.attempts, look_first=claimed.uncertain), False
 
 
-async def _outbound_for(database: Database, outbox_id: int) -> tuple[ChannelAccount, OutboundTweet]:
+async def _outbound_for(database: Database, outbox_id: int) -> tuple[ChannelAccount, OutboundTweet, set[str]]:
+    """What to send, and the X ids Haven already recorded in this conversation."""
     async with database.reader() as session:
         item = await session.get_one(OutboxItem, outbox_id)
         message = item.message
         conversation = await session.get_one(Conversation, message.conversation_id)
         account = await session.get_one(ChannelAccount, item.channel_account_id)
-        latest_customer_post = await session.scalar(
+        customer_post = await session.scalar(
             select(Message.external_id)
             .where(
                 Message.conversation_id == conversation.id,
                 Message.direction == Direction.INBOUND,
                 Message.visibility == Visibility.PUBLIC,
+                Message.contact_id == conversation.contact_id,
             )
             .order_by(Message.created_at.desc(), Message.id.desc())
             .limit(1)
         )
-        return account, OutboundTweet(
+        recorded: Sequence[str | None] = (
+            await session.scalars(
+                select(Message.external_id).where(
+                    Message.conversation_id == conversation.id, Message.external_id.is_not(None)
+                )
+            )
+        ).all()
+        outbound = OutboundTweet(
             text=message.text,
             visibility=message.visibility,
             thread_key=conversation.thread_key,
-            in_reply_to=latest_customer_post,
+            in_reply_to=customer_post,
             brand_handle=account.handle,
         )
+        return account, outbound, {external_id for external_id in recorded if external_id}
 
 
-async def _record_success(database: Database, outbox_id: int, delivered: Delivered) -> None:
+async def _mark_uncertain(database: Database, claim: _Claim) -> bool:
+    """Note that a request is about to leave; False if the lease was lost meanwhile."""
     async with database.unit_of_work() as session:
-        item = await session.get_one(OutboxItem, outbox_id)
+        marked = await session.execute(
+            update(OutboxItem)
+            .where(OutboxItem.id == claim.outbox_id, OutboxItem.lease_token == claim.token)
+            .values(uncertain=True)
+        )
+    return bool(marked.rowcount)  # type: ignore[attr-defined]
+
+
+async def _record_success(database: Database, claim: _Claim, delivered: Delivered) -> None:
+    async with database.unit_of_work() as session:
+        item = await session.get_one(OutboxItem, claim.outbox_id)
+        if item.lease_token != claim.token:
+            log.warning("outbox %s: lease lost before recording; the next claim will look on X", item.id)
+            return
         message = item.message
         item.status = OutboxStatus.DONE
-        item.lease_until = None
-        item.last_error = None
+        item.lease_until = item.lease_token = item.last_error = None
+        item.uncertain = False
         message.external_id = delivered.external_id
         message.in_reply_to_external_id = delivered.in_reply_to_external_id
         message.delivery_status = DeliveryStatus.SENT
@@ -127,37 +177,61 @@ async def _record_success(database: Database, outbox_id: int, delivered: Deliver
 async def _record_failure(database: Database, claim: _Claim, error: DeliveryError) -> None:
     async with database.unit_of_work() as session:
         item = await session.get_one(OutboxItem, claim.outbox_id)
+        if item.lease_token != claim.token:
+            log.warning("outbox %s: lease lost before recording a failure", item.id)
+            return
         message = item.message
-        item.lease_until = None
+        item.lease_until = item.lease_token = None
         item.last_error = error.reason
+        item.uncertain = item.uncertain and error.uncertain
         if error.terminal or claim.attempts >= MAX_ATTEMPTS:
+            reason = (
+                error.reason if error.terminal else f"gave up after {claim.attempts} attempts: {error.reason}"
+            )
             item.status = OutboxStatus.FAILED
             message.delivery_status = DeliveryStatus.FAILED
-            message.failure_reason = error.reason
+            message.failure_reason = reason[:500]
             conversation = await session.get_one(Conversation, message.conversation_id)
-            record(session, SYSTEM, "message.failed", "message", message.id, {"reason": error.reason})
+            record(
+                session, SYSTEM, "message.failed", "message", message.id, {"reason": message.failure_reason}
+            )
             queue_event(session, conversation_changed(conversation.brand_id, conversation.id, "failed"))
-        else:
-            earliest = utcnow() + _backoff(claim.attempts)
-            item.next_attempt_at = max(error.retry_at or earliest, earliest)
+            return
+        earliest = utcnow() + (
+            max(_backoff(claim.attempts), LOOK_DELAY) if item.uncertain else _backoff(claim.attempts)
+        )
+        item.next_attempt_at = max(error.retry_at or earliest, earliest)
 
 
 async def _send(database: Database, clients: XClientPool, claim: _Claim) -> None:
-    account, outbound = await _outbound_for(database, claim.outbox_id)
-    client = clients.client_for(account)
     try:
-        already = await find_delivered(client, outbound) if claim.attempts > 1 else None
-        delivered = already or await deliver(client, outbound)
+        account, outbound, known_ids = await _outbound_for(database, claim.outbox_id)
+        client = clients.client_for(account)
+        delivered = await find_delivered(client, outbound, known_ids=known_ids) if claim.look_first else None
+        if delivered is None:
+            if not await _mark_uncertain(database, claim):
+                return
+            delivered = await deliver(client, outbound)
     except DeliveryError as error:
         log.warning("delivery of outbox %s failed: %s", claim.outbox_id, error.reason)
         await _record_failure(database, claim, error)
         return
-    await _record_success(database, claim.outbox_id, delivered)
+    except Exception as exc:
+        # A bug or bad data must not leave the row leased for ever: it stays visible and retries.
+        log.exception("delivery of outbox %s failed unexpectedly", claim.outbox_id)
+        await _record_failure(
+            database,
+            claim,
+            DeliveryError(f"internal error ({type(exc).__name__})", terminal=False, uncertain=True),
+        )
+        return
+    await _record_success(database, claim, delivered)
 
 
 async def send_due(database: Database, clients: XClientPool, *, limit: int = 20) -> int:
-    """Deliver what is due now; returns how many deliveries were attempted."""
-    claims = await _claim(database, limit)
-    for claim in claims:
+    """Deliver up to ``limit`` due messages, one claim at a time; returns how many were attempted."""
+    attempted = 0
+    while attempted < limit and (claim := await _claim_next(database)) is not None:
         await _send(database, clients, claim)
-    return len(claims)
+        attempted += 1
+    return attempted

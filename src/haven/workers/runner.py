@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 
 import httpx
 from sqlalchemy import select
@@ -32,6 +33,8 @@ class Workers:
         self._outbox_wakeup = asyncio.Event()
         self._inbound_wakeup = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
+        #: Accounts that X rate-limited, and when their window resets.
+        self._poll_resume_at: dict[int, datetime] = {}
 
     def start(self) -> None:
         settings = self._runtime.settings
@@ -96,14 +99,26 @@ class Workers:
                     )
                 )
             ).all()
+        now = datetime.now(UTC)
         for account in accounts:
+            if self._poll_resume_at.get(account.id, now) > now:
+                continue
             try:
                 result = await poll_mentions(
                     self._runtime.database, self._clients.client_for(account), account
                 )
-            except (XApiError, httpx.HTTPError) as exc:
+            except XApiError as exc:
                 log.warning("polling mentions of account %s failed: %s", account.id, exc)
+                if exc.status == 429:
+                    self._poll_resume_at[account.id] = exc.retry_at
                 continue
+            except httpx.HTTPError as exc:
+                log.warning("polling mentions of account %s failed: %s", account.id, type(exc).__name__)
+                continue
+            except Exception:
+                log.exception("polling mentions of account %s failed", account.id)
+                continue
+            self._poll_resume_at.pop(account.id, None)
             if result.fetched:
                 self._inbound_wakeup.set()
 

@@ -9,10 +9,9 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 
 from haven.channels.base import Author, InboundPost
 from haven.models import Visibility
@@ -46,7 +45,8 @@ class XTweet(_Lenient):
     id: SnowflakeId
     text: Annotated[str, StringConstraints(max_length=MAX_TEXT)]
     author_id: SnowflakeId
-    created_at: datetime
+    #: X always sends a zone (``…Z``); a time without one is refused rather than guessed.
+    created_at: AwareDatetime
     conversation_id: SnowflakeId | None = None
     in_reply_to_user_id: SnowflakeId | None = None
     referenced_tweets: list[ReferencedTweet] = Field(default_factory=list, max_length=10)

@@ -42,6 +42,8 @@ async def poll_mentions(database: Database, client: XClient, account: ChannelAcc
             break
     if not events:
         return PollResult(fetched=0, cursor=since_id)
+    # X serves newest first; store oldest first so that a thread's root is processed before its replies.
+    events.reverse()
     async with database.unit_of_work() as session:
         await store_raw_events(session, account.id, MENTIONS, events)
         if newest_id is not None:

@@ -10,6 +10,7 @@ from haven.channels.x.account import seal_credentials
 from haven.channels.x.client import XClient, XCredentials
 from haven.channels.x.parse import XUser
 from haven.kit.actor import SYSTEM
+from haven.kit.errors import Conflict
 from haven.models import ChannelAccount, ChannelKind
 from haven.security.crypto import FieldCipher
 
@@ -60,9 +61,19 @@ async def connect_x_account(
             account.id,
             {"handle": user.username},
         )
+    elif account.brand_id != brand_id:
+        raise Conflict(f"@{user.username} is connected to another brand")
     else:
         account.handle = user.username
         account.api_base_url = api_base_url
         account.credentials_encrypted = sealed
         account.active = True
+        record(
+            session,
+            SYSTEM,
+            "channel.credentials_refresh",
+            "channel_account",
+            account.id,
+            {"handle": user.username},
+        )
     return account

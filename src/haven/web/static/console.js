@@ -58,18 +58,24 @@
   function updateCount() {
     if (!text || !count || !composer) return;
     const visibility = composer.querySelector("input[name=visibility]:checked");
-    const isPublic = visibility && visibility.value === "public";
+    const choice = visibility ? visibility.value : "";
     const length = Array.from(text.value).length;
     const limit = Number(count.dataset.limit);
-    count.textContent = isPublic ? length + " / " + limit : length + " characters";
-    count.classList.toggle("over", isPublic && length > limit);
-    composer.classList.toggle("is-internal", !isPublic);
+    count.textContent = choice === "public" ? length + " / " + limit : length + " characters";
+    count.classList.toggle("over", choice === "public" && length > limit);
+    composer.classList.toggle("is-internal", choice === "internal");
+    composer.classList.toggle("is-public", choice === "public");
   }
   if (text && composer) {
     text.addEventListener("input", updateCount);
     composer.addEventListener("change", updateCount);
     text.addEventListener("keydown", function (e) {
       if (e.key === "Enter" && (e.ctrlKey || e.metaKey)) composer.requestSubmit();
+    });
+    // One click, one message: the button stays disabled until the page reloads after the post.
+    composer.addEventListener("submit", function () {
+      const send = document.getElementById("reply-send");
+      if (send) send.disabled = true;
     });
     updateCount();
   }
