@@ -69,6 +69,11 @@ def worker() -> None:
     """Run only the background workers (pollers, inbound pipeline, outbox sender)."""
     settings = get_settings()
     _logging(settings)
+    if not settings.redis_url:
+        logging.getLogger("haven.worker").warning(
+            "HAVEN_REDIS_URL is not set: consoles served by other processes will not see this worker's "
+            "changes live (deliveries are still safe to share with them)"
+        )
     from haven.workers.runner import Workers
 
     async def _run() -> None:
