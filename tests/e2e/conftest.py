@@ -7,7 +7,6 @@ without workers, and a separate `haven worker` process, their events travelling 
 from __future__ import annotations
 
 import asyncio
-import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from haven.channels.x.client import XCredentials
-from haven.demo.seed import DemoCredentials, seed_demo
+from haven.demo.seed import DemoCredentials, demo_x_credentials, seed_demo
 from haven.runtime import Runtime
 from tests.conftest import make_settings
 from tests.support import REDIS_URL, ServerProcess, drop_database, free_port, new_database
@@ -29,16 +28,6 @@ class Stack:
     demo: DemoCredentials
     credentials: XCredentials
     processes: list[ServerProcess]
-
-
-def _credentials() -> XCredentials:
-    return XCredentials(
-        consumer_key=secrets.token_urlsafe(12),
-        consumer_secret=secrets.token_urlsafe(24),
-        access_token=f"1-{secrets.token_urlsafe(20)}",
-        access_token_secret=secrets.token_urlsafe(24),
-        bearer_token=f"AAAA{secrets.token_urlsafe(30)}",
-    )
 
 
 async def _seed(
@@ -57,7 +46,7 @@ async def _seed(
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     workdir = tmp_path_factory.mktemp("stack")
     database_url = new_database(workdir)
-    credentials = _credentials()
+    credentials = demo_x_credentials()
     xsim_port, haven_port = free_port(), free_port()
     xsim_url, haven_url = f"http://127.0.0.1:{xsim_port}", f"http://127.0.0.1:{haven_port}"
     xsim = ServerProcess(

@@ -15,7 +15,12 @@ from haven.realtime.events import conversation_changed
 
 
 async def assign(
-    session: AsyncSession, actor: Actor, conversation: Conversation, assignee_id: int | None
+    session: AsyncSession,
+    actor: Actor,
+    conversation: Conversation,
+    assignee_id: int | None,
+    *,
+    reason: str | None = None,
 ) -> Conversation:
     """Give the conversation to an active agent of the same brand, or to nobody."""
     assignee = None
@@ -39,7 +44,7 @@ async def assign(
         "conversation.assign",
         "conversation",
         conversation.id,
-        {"assignee_id": assignee_id},
+        {"assignee_id": assignee_id, **({"reason": reason} if reason else {})},
     )
     queue_event(session, conversation_changed(conversation.brand_id, conversation.id, "assigned"))
     return conversation
@@ -55,11 +60,20 @@ async def resolve(session: AsyncSession, actor: Actor, conversation: Conversatio
     return conversation
 
 
-async def reopen(session: AsyncSession, actor: Actor, conversation: Conversation) -> Conversation:
+async def reopen(
+    session: AsyncSession, actor: Actor, conversation: Conversation, *, reason: str | None = None
+) -> Conversation:
     if conversation.status is ConversationStatus.OPEN:
         return conversation
     conversation.status = ConversationStatus.OPEN
     conversation.resolved_at = None
-    record(session, actor, "conversation.reopen", "conversation", conversation.id)
+    record(
+        session,
+        actor,
+        "conversation.reopen",
+        "conversation",
+        conversation.id,
+        {"reason": reason} if reason else None,
+    )
     queue_event(session, conversation_changed(conversation.brand_id, conversation.id, "reopened"))
     return conversation

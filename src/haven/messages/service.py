@@ -12,6 +12,7 @@ from haven.channels.base import InboundPost
 from haven.channels.capabilities import capabilities
 from haven.contacts.service import contact_for_author
 from haven.conversations import repository as conversations
+from haven.conversations.service import assign, reopen
 from haven.db import queue_event
 from haven.kit.actor import SYSTEM, Actor
 from haven.kit.clock import utcnow
@@ -19,7 +20,6 @@ from haven.kit.errors import Invalid
 from haven.models import (
     ChannelAccount,
     Conversation,
-    ConversationStatus,
     DeliveryStatus,
     Direction,
     Message,
@@ -61,17 +61,8 @@ async def record_inbound(session: AsyncSession, account: ChannelAccount, post: I
         session.add(conversation)
         await session.flush()
         record(session, SYSTEM, "conversation.open", "conversation", conversation.id)
-    elif conversation.status is ConversationStatus.RESOLVED:
-        conversation.status = ConversationStatus.OPEN
-        conversation.resolved_at = None
-        record(
-            session,
-            SYSTEM,
-            "conversation.reopen",
-            "conversation",
-            conversation.id,
-            {"reason": "customer wrote again"},
-        )
+    else:
+        await reopen(session, SYSTEM, conversation, reason="customer wrote again")
     message = Message(
         conversation_id=conversation.id,
         channel_account_id=account.id,
@@ -149,27 +140,9 @@ async def send_reply(
         session.add(OutboxItem(message_id=message.id, channel_account_id=account.id))
         conversation.last_message_at = message.created_at
         queue_event(session, outbox_queued(conversation.brand_id, message.id))
-    if conversation.status is ConversationStatus.RESOLVED:
-        conversation.status = ConversationStatus.OPEN
-        conversation.resolved_at = None
-        record(
-            session,
-            actor,
-            "conversation.reopen",
-            "conversation",
-            conversation.id,
-            {"reason": "agent replied"},
-        )
+    await reopen(session, actor, conversation, reason="agent replied")
     if conversation.assignee_id is None and actor.agent is not None:
-        conversation.assignee_id = actor.agent.id
-        record(
-            session,
-            actor,
-            "conversation.assign",
-            "conversation",
-            conversation.id,
-            {"assignee_id": actor.agent.id, "reason": "first reply"},
-        )
+        await assign(session, actor, conversation, actor.agent.id, reason="first reply")
     record(
         session,
         actor,

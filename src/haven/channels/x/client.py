@@ -75,6 +75,15 @@ class XApiError(Exception):
         return 400 <= self.status < 500 and self.status not in (408, 429)
 
 
+def _read_params(max_results: int) -> dict[str, str]:
+    return {
+        "max_results": str(max_results),
+        "tweet.fields": TWEET_FIELDS,
+        "expansions": EXPANSIONS,
+        "user.fields": USER_FIELDS,
+    }
+
+
 def parse_rate_limit(headers: httpx.Headers) -> RateLimit | None:
     try:
         return RateLimit(
@@ -177,12 +186,7 @@ class XClient:
         pagination_token: str | None = None,
         max_results: int = 100,
     ) -> dict[str, Any]:
-        params = {
-            "max_results": str(max_results),
-            "tweet.fields": TWEET_FIELDS,
-            "expansions": EXPANSIONS,
-            "user.fields": USER_FIELDS,
-        }
+        params = _read_params(max_results)
         if since_id:
             params["since_id"] = since_id
         if pagination_token:
@@ -192,13 +196,7 @@ class XClient:
     async def search_recent(
         self, query: str, *, since_id: str | None = None, next_token: str | None = None
     ) -> dict[str, Any]:
-        params = {
-            "query": query,
-            "max_results": "100",
-            "tweet.fields": TWEET_FIELDS,
-            "expansions": EXPANSIONS,
-            "user.fields": USER_FIELDS,
-        }
+        params = {"query": query, **_read_params(100)}
         if since_id:
             params["since_id"] = since_id
         if next_token:
