@@ -6,6 +6,7 @@ import asyncio
 import json
 import time
 import uuid
+from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
@@ -48,8 +49,11 @@ async def _conversation_for(api: httpx.AsyncClient, handle: str) -> dict[str, An
     return None
 
 
+Clients = tuple[httpx.AsyncClient, httpx.AsyncClient]
+
+
 @pytest.fixture
-async def clients(stack: Stack):  # type: ignore[no-untyped-def]
+async def clients(stack: Stack) -> AsyncIterator[Clients]:
     headers = {"Authorization": f"Bearer {stack.demo.api_token}"}
     async with (
         httpx.AsyncClient(base_url=stack.xsim_url, timeout=10) as xsim,
@@ -58,7 +62,9 @@ async def clients(stack: Stack):  # type: ignore[no-untyped-def]
         yield xsim, api
 
 
-async def test_a_tweet_reaches_the_api_and_the_reply_lands_in_its_thread(stack: Stack, clients) -> None:  # type: ignore[no-untyped-def]
+async def test_a_tweet_reaches_the_api_and_the_reply_lands_in_its_thread(
+    stack: Stack, clients: Clients
+) -> None:
     xsim, api = clients
     customer = await _customer(xsim)
     tweet_id = await _tweet(xsim, customer, f"{BRAND} my card was declined <b>twice</b>")
@@ -98,7 +104,7 @@ async def test_a_tweet_reaches_the_api_and_the_reply_lands_in_its_thread(stack: 
     print(f"tweet→API {arrival * 1000:.0f} ms, reply→X {delivery * 1000:.0f} ms")
 
 
-async def test_the_customers_answer_joins_the_same_conversation(stack: Stack, clients) -> None:  # type: ignore[no-untyped-def]
+async def test_the_customers_answer_joins_the_same_conversation(stack: Stack, clients: Clients) -> None:
     xsim, api = clients
     customer = await _customer(xsim)
     first = await _tweet(xsim, customer, f"{BRAND} transfer to my landlord failed")
@@ -126,7 +132,7 @@ async def test_the_customers_answer_joins_the_same_conversation(stack: Stack, cl
     assert sum(1 for c in listing if f"@{customer['username']}" in c["contact"]["handles"]) == 1
 
 
-async def test_a_reply_x_refuses_ends_failed_with_the_reason(stack: Stack, clients) -> None:  # type: ignore[no-untyped-def]
+async def test_a_reply_x_refuses_ends_failed_with_the_reason(stack: Stack, clients: Clients) -> None:
     xsim, api = clients
     customer = await _customer(xsim)
     tweet_id = await _tweet(xsim, customer, f"{BRAND} please call me")
@@ -166,7 +172,7 @@ def _cookie_header(cookies: httpx.Cookies) -> str:
     return "; ".join(f"{name}={value}" for name, value in cookies.items())
 
 
-async def test_the_console_socket_hears_a_new_conversation_live(stack: Stack, clients) -> None:  # type: ignore[no-untyped-def]
+async def test_the_console_socket_hears_a_new_conversation_live(stack: Stack, clients: Clients) -> None:
     xsim, _ = clients
     cookies = await _login_cookies(stack)
     ws_url = stack.haven_url.replace("http", "ws") + "/ws/console"

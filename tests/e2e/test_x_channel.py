@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+
 import httpx
 import pytest
 from sqlalchemy import func, select, update
 
-from haven.channels.x.account import XClientPool
-from haven.channels.x.client import XApiError, XClient, XCredentials
+from haven.channels.x.account import XClientPool, open_credentials
+from haven.channels.x.client import XApiError, XClient
 from haven.channels.x.delivery import OutboundTweet, deliver
 from haven.channels.x.poller import poll_mentions
 from haven.conversations.repository import access_conversation
@@ -31,7 +33,7 @@ async def world(runtime: Runtime, stack: Stack, empty_database: None) -> World:
 
 
 @pytest.fixture
-async def xsim(stack: Stack):  # type: ignore[no-untyped-def]
+async def xsim(stack: Stack) -> AsyncIterator[httpx.AsyncClient]:
     async with httpx.AsyncClient(base_url=stack.xsim_url, timeout=10) as client:
         yield client
 
@@ -59,7 +61,7 @@ async def test_polling_walks_every_page_then_only_reads_what_is_new(
     # The stack's own Haven polls this xsim too; this test reads with its own account and database.
     tokens = await _customers(xsim, 3, "pg")
     ids = [await _mention(xsim, tokens[n % 3], f"question number {n}") for n in range(230)]
-    client = XClient(world.account.api_base_url, world_credentials(world, runtime))
+    client = XClient(world.account.api_base_url, open_credentials(runtime.cipher, world.account))
     try:
         first = await poll_mentions(runtime.database, client, world.account)
         more = [await _mention(xsim, tokens[0], f"follow-up {n}") for n in range(5)]
@@ -75,12 +77,6 @@ async def test_polling_walks_every_page_then_only_reads_what_is_new(
     async with runtime.database.reader() as session:
         stored = set((await session.scalars(select(Message.external_id))).all())
     assert set(ids) | set(more) <= stored
-
-
-def world_credentials(world: World, runtime: Runtime) -> XCredentials:
-    from haven.channels.x.account import open_credentials
-
-    return open_credentials(runtime.cipher, world.account)
 
 
 async def test_wrong_credentials_are_refused_by_x_and_nothing_is_stored(

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from sqlalchemy import or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from haven.audit.service import record
 from haven.channels.base import Delivered, DeliveryError
@@ -147,11 +148,18 @@ async def _mark_uncertain(database: Database, claim: _Claim) -> bool:
     return bool(marked.rowcount)  # type: ignore[attr-defined]
 
 
+async def _still_leased(session: AsyncSession, claim: _Claim) -> OutboxItem | None:
+    """The claimed row, or None if another worker has taken it over (it then owns the outcome)."""
+    item = await session.get_one(OutboxItem, claim.outbox_id)
+    if item.lease_token != claim.token:
+        log.warning("outbox %s: lease lost before recording; the new holder decides", item.id)
+        return None
+    return item
+
+
 async def _record_success(database: Database, claim: _Claim, delivered: Delivered) -> None:
     async with database.unit_of_work() as session:
-        item = await session.get_one(OutboxItem, claim.outbox_id)
-        if item.lease_token != claim.token:
-            log.warning("outbox %s: lease lost before recording; the next claim will look on X", item.id)
+        if (item := await _still_leased(session, claim)) is None:
             return
         message = item.message
         item.status = OutboxStatus.DONE
@@ -176,9 +184,7 @@ async def _record_success(database: Database, claim: _Claim, delivered: Delivere
 
 async def _record_failure(database: Database, claim: _Claim, error: DeliveryError) -> None:
     async with database.unit_of_work() as session:
-        item = await session.get_one(OutboxItem, claim.outbox_id)
-        if item.lease_token != claim.token:
-            log.warning("outbox %s: lease lost before recording a failure", item.id)
+        if (item := await _still_leased(session, claim)) is None:
             return
         message = item.message
         item.lease_until = item.lease_token = None
