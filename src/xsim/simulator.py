@@ -9,6 +9,7 @@ from starlette.requests import Request
 
 from xsim.auth import NonceCache
 from xsim.config import SimConfig
+from xsim.faults import Faults
 from xsim.ids import SnowflakeGenerator, snowflake_time
 from xsim.ratelimit import RateLimiter
 from xsim.store import Store, User
@@ -36,11 +37,13 @@ class Simulator:
         self.store = Store(brand=brand, ids=SnowflakeGenerator())
         self.rate_limiter = RateLimiter()
         self.nonces = NonceCache()
+        self.faults = Faults()
 
     async def reset(self) -> None:
         """Back to the starting point: only the brand, no tweets, fresh quotas and config."""
         await self.store.reset()
         self.rate_limiter.reset()
+        self.faults.reset()
         self.config = self.initial_config
 
 
