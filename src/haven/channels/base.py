@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import enum
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -15,9 +16,27 @@ class Author:
     display_name: str
 
 
+class Trigger(enum.StrEnum):
+    """Why a post reached Haven; each account says which of these may open a new conversation."""
+
+    #: The post names the brand's handle.
+    MENTION = "mention"
+    #: The post answers one of the brand's own posts.
+    REPLY = "reply"
+    #: A keyword query (recent search or a stream rule) found the post; it does not address the brand.
+    KEYWORD = "keyword"
+    #: A direct message to the brand.
+    DIRECT_MESSAGE = "dm"
+
+
 @dataclass(frozen=True, slots=True)
 class InboundPost:
-    """One customer post, parsed and validated, ready for the pipeline."""
+    """One customer post or direct message, parsed and validated, ready for the pipeline.
+
+    ``thread_key`` is the network's thread (X: ``conversation_id`` for tweets, ``dm:<dm conversation
+    id>`` for DMs). A private message joins the author's open conversation when there is one, so a
+    customer's tweets and DMs read as one timeline.
+    """
 
     external_id: str
     thread_key: str
@@ -25,6 +44,7 @@ class InboundPost:
     text: str
     created_at: datetime
     visibility: Visibility
+    trigger: Trigger
     in_reply_to_external_id: str | None = None
     #: Why the pipeline should store nothing for this post (the brand's own echo, a retweet …).
     ignore_reason: str | None = None

@@ -9,6 +9,19 @@ from haven.channels.base import Author
 from haven.models import ChannelKind, Contact, ContactIdentity
 
 
+async def find_contact(
+    session: AsyncSession, *, brand_id: int, kind: ChannelKind, external_id: str
+) -> Contact | None:
+    identity = await session.scalar(
+        select(ContactIdentity).where(
+            ContactIdentity.brand_id == brand_id,
+            ContactIdentity.channel_kind == kind,
+            ContactIdentity.external_id == external_id,
+        )
+    )
+    return None if identity is None else await session.get_one(Contact, identity.contact_id)
+
+
 async def contact_for_author(
     session: AsyncSession, *, brand_id: int, kind: ChannelKind, author: Author
 ) -> Contact:

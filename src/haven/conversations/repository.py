@@ -80,3 +80,19 @@ async def conversation_for_thread(
             Conversation.thread_key == thread_key,
         )
     )
+
+
+async def open_conversation_of_contact(
+    session: AsyncSession, *, channel_account_id: int, contact_id: int
+) -> Conversation | None:
+    """The contact's most recently active open conversation on this account, if any."""
+    return await session.scalar(
+        select(Conversation)
+        .where(
+            Conversation.channel_account_id == channel_account_id,
+            Conversation.contact_id == contact_id,
+            Conversation.status == ConversationStatus.OPEN,
+        )
+        .order_by(Conversation.last_message_at.desc(), Conversation.id.desc())
+        .limit(1)
+    )

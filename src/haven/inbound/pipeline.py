@@ -12,7 +12,9 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from haven.channels.x.parse import MalformedPayload, parse_tweet_event
+from haven.channels.x.events import parse_stored_event
+from haven.channels.x.parse import MalformedPayload
+from haven.channels.x.settings import account_settings
 from haven.db import Database
 from haven.kit.clock import utcnow
 from haven.messages.service import record_inbound
@@ -35,16 +37,19 @@ async def _process(session: AsyncSession, event: InboundEvent) -> None:
     account = await session.get_one(ChannelAccount, event.channel_account_id)
     event.attempts += 1
     try:
-        post = parse_tweet_event(event.payload, brand_user_id=account.external_user_id)
+        post = parse_stored_event(event.payload, brand_user_id=account.external_user_id)
     except MalformedPayload as exc:
         event.outcome = f"malformed: {exc}"
         event.processed_at = utcnow()
         log.warning("inbound event %s is malformed: %s", event.id, exc)
         return
-    if post.ignore_reason is None:
-        await record_inbound(session, account, post)
-    else:
+    if post.ignore_reason is not None:
         event.outcome = f"ignored: {post.ignore_reason}"
+    else:
+        may_open = post.trigger in account_settings(account).open_on
+        message = await record_inbound(session, account, post, may_open=may_open)
+        if message is None and not may_open:
+            event.outcome = f"ignored: a {post.trigger.value} post does not open a conversation here"
     event.processed_at = utcnow()
 
 

@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from haven.audit.service import record
 from haven.channels.base import InboundPost
 from haven.channels.capabilities import capabilities
-from haven.contacts.service import contact_for_author
+from haven.contacts.service import contact_for_author, find_contact
 from haven.conversations import repository as conversations
 from haven.conversations.service import assign, reopen
 from haven.db import queue_event
@@ -35,8 +35,37 @@ def _preview(text: str) -> str:
     return " ".join(text.split())[:PREVIEW_LENGTH]
 
 
-async def record_inbound(session: AsyncSession, account: ChannelAccount, post: InboundPost) -> Message | None:
-    """Store a customer's post in its conversation; a post seen before is not stored twice."""
+async def _conversation_for(
+    session: AsyncSession, account: ChannelAccount, post: InboundPost
+) -> Conversation | None:
+    """The conversation a post belongs to, if Haven has it.
+
+    A tweet belongs to its thread. A private message joins its author's open conversation, so a
+    customer's tweets and DMs read as one timeline; failing that, its own DM thread.
+    """
+    if post.visibility is Visibility.PRIVATE:
+        contact = await find_contact(
+            session, brand_id=account.brand_id, kind=account.kind, external_id=post.author.external_id
+        )
+        if contact is not None:
+            current = await conversations.open_conversation_of_contact(
+                session, channel_account_id=account.id, contact_id=contact.id
+            )
+            if current is not None:
+                return current
+    return await conversations.conversation_for_thread(
+        session, channel_account_id=account.id, thread_key=post.thread_key
+    )
+
+
+async def record_inbound(
+    session: AsyncSession, account: ChannelAccount, post: InboundPost, *, may_open: bool = True
+) -> Message | None:
+    """Store a customer's post in its conversation and return it.
+
+    Returns None for a post seen before, and for a post that would need a new conversation when
+    ``may_open`` is false (the account does not open conversations for this kind of post).
+    """
     existing = await session.scalar(
         select(Message.id).where(
             Message.channel_account_id == account.id, Message.external_id == post.external_id
@@ -44,11 +73,11 @@ async def record_inbound(session: AsyncSession, account: ChannelAccount, post: I
     )
     if existing is not None:
         return None
+    conversation = await _conversation_for(session, account, post)
+    if conversation is None and not may_open:
+        return None
     contact = await contact_for_author(
         session, brand_id=account.brand_id, kind=account.kind, author=post.author
-    )
-    conversation = await conversations.conversation_for_thread(
-        session, channel_account_id=account.id, thread_key=post.thread_key
     )
     if conversation is None:
         conversation = Conversation(
