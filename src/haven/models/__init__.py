@@ -1,10 +1,11 @@
 """SQLAlchemy models, one module per aggregate. Importing this package registers them all."""
 
 from haven.models.agent import Agent, AgentSession, ApiToken, Role, Team, team_membership
+from haven.models.alert import Alert
 from haven.models.audit import AuditEntry
 from haven.models.base import Base
 from haven.models.brand import Brand
-from haven.models.channel import ChannelAccount, ChannelCursor, ChannelKind
+from haven.models.channel import ApiUsage, ChannelAccount, ChannelCursor, ChannelKind
 from haven.models.contact import Contact, ContactIdentity
 from haven.models.conversation import Conversation, ConversationStatus
 from haven.models.inbound import InboundEvent
@@ -19,6 +20,8 @@ from haven.models.message import (
 
 __all__ = [
     "Agent",
+    "Alert",
+    "ApiUsage",
     "AgentSession",
     "ApiToken",
     "AuditEntry",

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import enum
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Date, ForeignKey, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from haven.kit.clock import utcnow
@@ -32,6 +32,9 @@ class ChannelAccount(Base):
     credentials_encrypted: Mapped[str] = mapped_column(Text)
     settings: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     active: Mapped[bool] = mapped_column(default=True)
+    #: The account's outbox waits until then (an X rate-limit window, a usage cap); NULL = sending.
+    send_paused_until: Mapped[datetime | None] = mapped_column(default=None)
+    send_pause_reason: Mapped[str | None] = mapped_column(String(300), default=None)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
@@ -46,3 +49,21 @@ class ChannelCursor(Base):
     stream: Mapped[str] = mapped_column(String(64))
     position: Mapped[str] = mapped_column(String(128))
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class ApiUsage(Base):
+    """Calls made to a network's API by one account on one UTC day, by operation.
+
+    ``requests`` counts HTTP calls; ``resources`` counts what X bills: posts and users read, posts
+    and DMs created. Spend is estimated from these with configurable prices (``haven.usage``).
+    """
+
+    __tablename__ = "api_usage"
+    __table_args__ = (UniqueConstraint("channel_account_id", "day", "operation"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    channel_account_id: Mapped[int] = mapped_column(ForeignKey("channel_account.id", ondelete="CASCADE"))
+    day: Mapped[date] = mapped_column(Date)
+    operation: Mapped[str] = mapped_column(String(32))
+    requests: Mapped[int] = mapped_column(default=0)
+    resources: Mapped[int] = mapped_column(default=0)
