@@ -21,7 +21,7 @@ from haven.migrate import current_revision, head_revision
 from haven.realtime import console_ws
 from haven.runtime import Runtime
 from haven.security.throttle import SlidingWindowLimiter
-from haven.web import pages
+from haven.web import channel_pages, hooks, pages
 from haven.web.auth import NotAuthenticated
 from haven.web.render import render
 from haven.web.security_headers import SecurityHeadersMiddleware
@@ -31,7 +31,7 @@ log = logging.getLogger(__name__)
 
 
 def _wants_json(request: Request) -> bool:
-    return request.url.path.startswith("/api/") or request.url.path.startswith("/healthz")
+    return request.url.path.startswith(("/api/", "/healthz", "/hooks/"))
 
 
 def _error(request: Request, status_code: int, detail: str) -> Response:
@@ -109,8 +109,10 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     _install_error_handlers(app)
     app.mount("/static", StaticFiles(directory=Path(__file__).parent / "web" / "static"), "static")
     app.include_router(pages.router)
+    app.include_router(channel_pages.router)
     app.include_router(v1.router)
     app.include_router(console_ws.router)
+    app.include_router(hooks.router)
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> dict[str, str]:

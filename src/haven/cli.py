@@ -182,3 +182,109 @@ def token_create(
         console.print(f"[red]{exc.message}[/]")
         raise typer.Exit(1) from exc
     console.print(token)
+
+
+x_app = typer.Typer(help="The X channel.", no_args_is_help=True)
+webhook_app = typer.Typer(
+    help="Account Activity webhooks: X pushes an account's posts and DMs to /hooks/x/<app id>.",
+    no_args_is_help=True,
+)
+app.add_typer(x_app, name="x")
+x_app.add_typer(webhook_app, name="webhook")
+
+XAccountOption = Annotated[
+    str | None, typer.Option("--account", help="The X handle (may be left out when there is one).")
+]
+
+
+def _x_admin(work: Callable[[Runtime, AsyncSession], Awaitable[T]]) -> T:
+    """Run ``work`` in one unit of work; X's refusals and the domain's errors end the command cleanly."""
+    import httpx
+
+    from haven.channels.x.client import XApiError
+
+    async def run() -> T:
+        runtime = Runtime.build(get_settings())
+        try:
+            async with runtime.database.unit_of_work() as session:
+                return await work(runtime, session)
+        finally:
+            await runtime.close()
+
+    try:
+        return asyncio.run(run())
+    except HavenError as exc:
+        console.print(f"[red]{exc.message}[/]")
+        raise typer.Exit(1) from exc
+    except XApiError as exc:
+        console.print(f"[red]X refused: {exc}[/]")
+        raise typer.Exit(1) from exc
+    except httpx.HTTPError as exc:
+        console.print(f"[red]Could not reach X: {type(exc).__name__}[/]")
+        raise typer.Exit(1) from exc
+
+
+@webhook_app.command("register")
+def webhook_register(
+    account: XAccountOption = None,
+    url: Annotated[
+        str | None,
+        typer.Option(help="Haven's public URL as X reaches it (default: HAVEN_PUBLIC_BASE_URL)."),
+    ] = None,
+    enable: Annotated[bool, typer.Option(help="Switch the account's ingest.webhooks on.")] = True,
+) -> None:
+    """Register Haven's webhook with X (X runs a CRC against it) and subscribe the account."""
+    from haven.channels.x import webhook_admin
+
+    async def work(runtime: Runtime, session: AsyncSession) -> webhook_admin.Registration:
+        found = await webhook_admin.find_account(session, account)
+        public_url = url or runtime.settings.public_base_url
+        return await webhook_admin.register(session, runtime.cipher, found, public_url, enable=enable)
+
+    done = _x_admin(work)
+    console.print(f"Webhook {done.webhook_id}{' (already registered)' if done.reused else ''}: {done.url}")
+    console.print(f"App id: {done.app_id}")
+    console.print("Subscribed" + (" (already)." if done.already_subscribed else "."))
+    if done.webhooks_enabled:
+        console.print("[green]ingest.webhooks is on: deliveries are stored.[/]")
+    else:
+        console.print("[yellow]ingest.webhooks is off: deliveries are answered but dropped.[/]")
+
+
+@webhook_app.command("list")
+def webhook_list(account: XAccountOption = None) -> None:
+    """The app's webhooks, and whether the account is subscribed to each."""
+    from haven.channels.x import webhook_admin
+
+    async def work(
+        runtime: Runtime, session: AsyncSession
+    ) -> tuple[str, str, list[webhook_admin.WebhookInfo]]:
+        found = await webhook_admin.find_account(session, account)
+        the_app_id = webhook_admin.account_app_id(runtime.cipher, found)
+        expected = webhook_admin.hook_url(runtime.settings.public_base_url, the_app_id)
+        return the_app_id, expected, await webhook_admin.list_webhooks(runtime.cipher, found)
+
+    the_app_id, expected, webhooks = _x_admin(work)
+    console.print(f"App id: {the_app_id}; Haven's hook URL: {expected}")
+    if not webhooks:
+        console.print("No webhooks registered.")
+    for webhook in webhooks:
+        state = "valid" if webhook.valid else "NOT valid"
+        subscribed = "subscribed" if webhook.subscribed else "not subscribed"
+        console.print(f"{webhook.webhook_id}  {webhook.url}  {state}, {subscribed}")
+
+
+@webhook_app.command("remove")
+def webhook_remove(
+    webhook_id: Annotated[str, typer.Option("--id", help="The webhook id (see `haven x webhook list`).")],
+    account: XAccountOption = None,
+) -> None:
+    """Delete the app's webhook; X stops delivering (the account's other ingest paths keep going)."""
+    from haven.channels.x import webhook_admin
+
+    async def work(runtime: Runtime, session: AsyncSession) -> None:
+        found = await webhook_admin.find_account(session, account)
+        await webhook_admin.remove_webhook(runtime.cipher, found, webhook_id)
+
+    _x_admin(work)
+    console.print(f"[green]Webhook {webhook_id} removed.[/]")

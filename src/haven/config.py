@@ -38,9 +38,34 @@ class Settings(BaseSettings):
     run_workers: bool = True
     poll_interval_seconds: float = Field(default=2.0, gt=0)
     outbox_interval_seconds: float = Field(default=1.0, gt=0)
+    #: How long a sender's claim on a delivery lasts; a crashed worker's claims wait this long.
+    outbox_lease_seconds: float = Field(default=60.0, gt=0)
+    #: After an attempt with an unknown outcome, how long to wait before looking on X for it.
+    outbox_look_delay_seconds: float = Field(default=30.0, ge=0)
+    #: Filtered stream: seconds without a byte (X sends a keep-alive every 20 s) after which the
+    #: connection counts as dead and is reopened.
+    stream_read_timeout_seconds: float = Field(default=21.0, gt=0)
+    #: Filtered stream: minutes of posts to ask X to replay after a disconnect shorter than five
+    #: minutes (0–5; only some X tiers allow it, so 0 by default: mentions polling fills the gap).
+    stream_backfill_minutes: int = Field(default=0, ge=0, le=5)
+    #: Filtered stream: multiplies X's prescribed reconnect delays (tests shrink them; below 1
+    #: reconnects faster than X allows).
+    stream_backoff_scale: float = Field(default=1.0, gt=0)
     login_attempts_per_window: int = Field(default=10, ge=1)
     login_window_seconds: int = Field(default=300, ge=1)
     log_level: str = "INFO"
+    #: Estimated US$ per resource X bills, by operation (see ``haven.channels.x.usage``). X's
+    #: pay-per-use prices change; set yours with e.g. ``HAVEN_X_PRICES='{"post.read": 0.005}'``.
+    x_prices: dict[str, float] = Field(
+        default_factory=lambda: {
+            "post.read": 0.005,
+            "user.read": 0.010,
+            "dm.read": 0.010,
+            "post.create": 0.015,
+            "post.create.link": 0.200,
+            "dm.create": 0.015,
+        }
+    )
 
     @field_validator("public_base_url")
     @classmethod

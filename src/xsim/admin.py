@@ -27,6 +27,8 @@ class NewUser(BaseModel):
     username: str = Field(pattern=USERNAME_PATTERN)
     #: Display name; the username when left out.
     name: str | None = Field(default=None, min_length=1, max_length=50)
+    #: Whether anyone may DM the user (change it later with ``PATCH /_sim/users/{username}``).
+    accepts_dms: bool = True
 
 
 class ConfigPatch(BaseModel):
@@ -35,8 +37,17 @@ class ConfigPatch(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     reply_restriction: bool | None = None
+    stream_keepalive_seconds: float | None = Field(default=None, gt=0, le=300)
+    stream_rule_limit: int | None = Field(default=None, ge=1, le=100_000)
+    stream_rule_max_length: int | None = Field(default=None, ge=1, le=4096)
     window_seconds: int | None = Field(default=None, ge=1)
     rate_limits: dict[str, int] = Field(default_factory=dict)
+    webhook_allow_insecure: bool | None = None
+    webhook_limit: int | None = Field(default=None, ge=0)
+    subscription_limit: int | None = Field(default=None, ge=0)
+    webhook_timeout_seconds: float | None = Field(default=None, gt=0, le=60)
+    webhook_retries: int | None = Field(default=None, ge=0, le=10)
+    webhook_retry_backoff_seconds: float | None = Field(default=None, ge=0, le=60)
 
 
 def user_summary(user: User) -> JSON:
@@ -69,7 +80,17 @@ def config_view(config: SimConfig) -> JSON:
             "rate_limits",
             "window_seconds",
             "reply_restriction",
+            "stream_keepalive_seconds",
+            "stream_rule_limit",
+            "stream_rule_max_length",
             "public_url",
+            "app_id",
+            "webhook_allow_insecure",
+            "webhook_limit",
+            "subscription_limit",
+            "webhook_timeout_seconds",
+            "webhook_retries",
+            "webhook_retry_backoff_seconds",
         }
     )
 
@@ -89,7 +110,9 @@ def _state(sim: Simulator) -> JSON:
 @router.post("/users", status_code=201)
 async def create_user(body: NewUser, sim: Sim) -> JSONResponse:
     try:
-        user = await sim.store.create_user(body.username, body.name or body.username)
+        user = await sim.store.create_user(
+            body.username, body.name or body.username, accepts_dms=body.accepts_dms
+        )
     except UsernameTaken:
         raise generic(409, f"The username {body.username} is already taken") from None
     return JSONResponse(
@@ -108,7 +131,7 @@ async def get_user(username: str, sim: Sim) -> JSON:
     user = sim.store.user_by_username(username)
     if user is None:
         raise generic(404, f"No user named {username}")
-    return user_summary(user) | {"access_token": user.access_token}
+    return user_summary(user) | {"access_token": user.access_token, "accepts_dms": user.accepts_dms}
 
 
 @router.get("/tweets")

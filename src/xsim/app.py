@@ -11,8 +11,9 @@ from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from xsim import admin, api, pages
+from xsim import aaa, admin, api, dms, injection, pages, stream_api, traffic_api
 from xsim.config import SimConfig
+from xsim.connection import XsimApp
 from xsim.errors import ApiError, generic, invalid_body, invalid_parameter
 from xsim.middleware import BodySizeLimit, ResponseHeaders
 from xsim.simulator import Simulator
@@ -22,11 +23,21 @@ log = logging.getLogger(__name__)
 
 def create_app(config: SimConfig | None = None) -> FastAPI:
     """A fresh simulator; ``config`` defaults to ``SimConfig()`` (``XSIM_*`` environment)."""
-    app = FastAPI(title="xsim", docs_url=None, redoc_url=None, openapi_url=None)
+    # XsimApp: FastAPI that can hang up on a client (timeout faults, dropped streams).
+    app = XsimApp(title="xsim", docs_url=None, redoc_url=None, openapi_url=None)
     app.state.sim = Simulator(config or SimConfig())
     app.include_router(api.router)
     app.include_router(admin.router)
     app.include_router(pages.router)
+    app.include_router(dms.router)
+    app.include_router(dms.sim_router)
+    app.include_router(aaa.router)
+    app.include_router(aaa.sim_router)
+    app.include_router(stream_api.router)
+    app.include_router(stream_api.sim_router)
+    app.include_router(injection.router)
+    app.include_router(traffic_api.router)
+    aaa.close_on_shutdown(app, app.state.sim)
     app.mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static")
 
     app.exception_handler(ApiError)(_api_error)
@@ -34,6 +45,7 @@ def create_app(config: SimConfig | None = None) -> FastAPI:
     app.exception_handler(StarletteHTTPException)(_http_error)
     app.exception_handler(Exception)(_unexpected_error)
 
+    app.add_middleware(injection.RequestFaults)  # innermost: sees capped bodies, gets all headers
     app.add_middleware(BodySizeLimit)
     app.add_middleware(ResponseHeaders)  # outermost, so early refusals get the headers too
     return app

@@ -63,6 +63,22 @@ def unsupported_authentication() -> ApiError:
     )
 
 
+def app_only_authentication(used: str) -> ApiError:
+    """403 for user auth (``used`` names it) on an endpoint that takes only the app bearer token."""
+    return ApiError(
+        403,
+        {
+            "title": "Unsupported Authentication",
+            "detail": (
+                f"Authenticating with {used} is forbidden for this endpoint.  "
+                "Supported authentication types are [OAuth 2.0 Application-Only]."
+            ),
+            "type": PROBLEMS + "unsupported-authentication",
+            "status": 403,
+        },
+    )
+
+
 def not_authorized_for_resource(detail: str) -> ApiError:
     return ApiError(
         403,

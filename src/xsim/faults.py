@@ -14,6 +14,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 FaultKind = Literal["429", "500", "503", "timeout"]
+ALL_KINDS: tuple[FaultKind, ...] = ("429", "500", "503", "timeout")
 
 
 class FaultConfig(BaseModel):
@@ -25,14 +26,15 @@ class FaultConfig(BaseModel):
     #: real answer. ``/_sim/*`` and the pages are never faulted.
     error_rate: float = Field(default=0.0, ge=0.0, le=1.0)
     #: Relative weights of the failure kinds picked for a faulted request.
-    error_kinds: dict[FaultKind, float] = Field(
-        default_factory=lambda: {"429": 1.0, "500": 1.0, "503": 1.0, "timeout": 1.0}
-    )
+    error_kinds: dict[FaultKind, float] = Field(default_factory=lambda: dict.fromkeys(ALL_KINDS, 1.0))
     #: For a faulted write (POST/PUT/DELETE), the share where the action takes effect and only the
     #: answer is lost: the ambiguous failure a careful client must look for before retrying.
     after_effect_share: float = Field(default=0.5, ge=0.0, le=1.0)
     #: How long a ``timeout`` fault holds the request before dropping the connection.
     timeout_seconds: float = Field(default=15.0, ge=0.0, le=300.0)
+    #: How far ahead ``x-rate-limit-reset`` of an injected 429 lies, in seconds. Short by default so
+    #: that a client honouring it (reset + 1 s) resumes quickly in tests.
+    rate_limit_reset_seconds: int = Field(default=1, ge=0, le=900)
     #: Extra delay on every ``/2/*`` request (a slow server).
     latency_ms: int = Field(default=0, ge=0, le=60_000)
     #: Share of stream lines and webhook deliveries sent twice.
@@ -51,13 +53,13 @@ class Faults:
 
     def __init__(self) -> None:
         self.config = FaultConfig()
-        self.rng = random.Random()
+        self.rng = random.Random()  # noqa: S311 - simulated faults, not cryptography
         #: Injected faults by kind, e.g. ``{"500": 3, "duplicate": 2}``.
         self.counts: Counter[str] = Counter()
 
     def configure(self, config: FaultConfig) -> None:
         self.config = config
-        self.rng = random.Random(config.seed)
+        self.rng = random.Random(config.seed)  # noqa: S311 - seeded on purpose, for repeatable tests
         self.counts.clear()
 
     def reset(self) -> None:

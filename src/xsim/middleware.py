@@ -33,6 +33,12 @@ def remember_quota(request: Request, quota: Quota) -> None:
     request.scope.setdefault("state", {})[_QUOTA_KEY] = quota
 
 
+def remembered_quota(scope: Scope) -> Quota | None:
+    """The quota :func:`remember_quota` recorded for this request, if any."""
+    quota = scope.get("state", {}).get(_QUOTA_KEY)
+    return quota if isinstance(quota, Quota) else None
+
+
 async def _send_problem(scope: Scope, receive: Receive, send: Send, status: int, detail: str) -> None:
     error = generic(status, detail)
     response = JSONResponse(error.body, status_code=status, media_type=PROBLEM_JSON)

@@ -1,8 +1,8 @@
-"""The customer page: act as a simulated customer, post at the brand, follow threads.
+"""The customer page: act as a simulated customer, post at the brand, follow threads, DM the brand.
 
 Everything is rendered by Jinja with autoescaping; ``static/xsim.js`` only posts
-forms and swaps in the re-rendered threads fragment, so tweet text never reaches
-the DOM unescaped.
+forms and swaps in the re-rendered threads and DM fragments, so tweet and message
+text never reaches the DOM unescaped.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from fastapi.templating import Jinja2Templates
 from pydantic import BaseModel, ConfigDict, Field
 
 from xsim.config import ID_PATTERN
+from xsim.dms import MAX_DM_LENGTH, MessageBody, checked_message, send_dm
 from xsim.errors import generic
 from xsim.posting import (
     MAX_TWEET_LENGTH,
@@ -27,7 +28,7 @@ from xsim.posting import (
 )
 from xsim.render import iso_time
 from xsim.simulator import Simulator, get_sim
-from xsim.store import Store, Tweet, User
+from xsim.store import DmEvent, Store, Tweet, User, one_to_one_conversation_id
 
 router = APIRouter(include_in_schema=False)
 Sim = Annotated[Simulator, Depends(get_sim)]
@@ -74,6 +75,24 @@ def threads_for(store: Store, user: User) -> list[ThreadNode]:
     return sorted(roots, key=lambda root: last_activity[root.tweet.conversation_id], reverse=True)
 
 
+@dataclass(frozen=True, slots=True)
+class DmItem:
+    event: DmEvent
+    sender: User
+
+
+def dm_thread(store: Store, user: User) -> list[DmItem]:
+    """The messages between ``user`` and the brand, oldest first; deleted ones as tombstones."""
+    conversation_id = one_to_one_conversation_id(user.id, store.brand.id)
+    return [
+        DmItem(event, sender)
+        for event in store.dm_events()
+        if event.dm_conversation_id == conversation_id
+        and event.event_type == "MessageCreate"
+        and (sender := store.user(event.sender_id)) is not None
+    ]
+
+
 def _customer(sim: Simulator, username: str) -> User:
     user = sim.store.user_by_username(username)
     if user is None or user.is_brand:
@@ -94,6 +113,8 @@ async def index(request: Request, sim: Sim, user: str | None = None) -> HTMLResp
         "unknown_user": user if user and selected is None else None,
         "threads": threads_for(store, selected) if selected else [],
         "max_length": MAX_TWEET_LENGTH,
+        "dms": dm_thread(store, selected) if selected else [],
+        "max_dm_length": MAX_DM_LENGTH,
     }
     return templates.TemplateResponse(request, "index.html", context)
 
@@ -120,3 +141,28 @@ async def ui_tweet(body: UiTweet, sim: Sim) -> JSONResponse:
     reply = ReplyBody(in_reply_to_tweet_id=body.in_reply_to_tweet_id) if body.in_reply_to_tweet_id else None
     tweet = await create_tweet(sim, customer, CreateTweetBody(text=body.text, reply=reply))
     return JSONResponse(created_response_body(tweet), status_code=201)
+
+
+@router.get("/ui/dms", response_class=HTMLResponse)
+async def dms_fragment(request: Request, sim: Sim, user: str) -> HTMLResponse:
+    customer = _customer(sim, user)
+    context = {"brand": sim.store.brand, "dms": dm_thread(sim.store, customer)}
+    return templates.TemplateResponse(request, "_dms.html", context)
+
+
+class UiDm(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    username: str
+    text: str
+
+
+@router.post("/ui/dm", status_code=201)
+async def ui_dm(body: UiDm, sim: Sim) -> JSONResponse:
+    """DM the brand as a customer, by the same rules as the DM API (but not rate-limited)."""
+    customer = _customer(sim, body.username)
+    text, _ = checked_message(MessageBody(text=body.text))
+    conversation, event = await send_dm(sim, customer, text, recipient_id=sim.store.brand.id)
+    return JSONResponse(
+        {"data": {"dm_conversation_id": conversation.id, "dm_event_id": event.id}}, status_code=201
+    )

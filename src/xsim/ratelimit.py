@@ -23,6 +23,13 @@ class Endpoint(StrEnum):
     TWEET_LOOKUP = "tweet_lookup"
     POST_TWEET = "post_tweet"
     DELETE_TWEET = "delete_tweet"
+    STREAM_CONNECT = "stream_connect"
+    STREAM_RULES_READ = "stream_rules_read"
+    STREAM_RULES_WRITE = "stream_rules_write"
+    DM_READ = "dm_read"
+    DM_SEND = "dm_send"
+    WEBHOOKS = "webhooks"
+    ACCOUNT_ACTIVITY = "account_activity"
 
 
 def limit_for(limits: RateLimits, endpoint: Endpoint, kind: AuthKind) -> int | None:

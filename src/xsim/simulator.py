@@ -12,7 +12,11 @@ from xsim.config import SimConfig
 from xsim.faults import Faults
 from xsim.ids import SnowflakeGenerator, snowflake_time
 from xsim.ratelimit import RateLimiter
+from xsim.rules import RuleBook
 from xsim.store import Store, User
+from xsim.stream import StreamHub
+from xsim.traffic import TrafficGenerator
+from xsim.webhooks import WebhookService
 
 
 class Simulator:
@@ -38,12 +42,23 @@ class Simulator:
         self.rate_limiter = RateLimiter()
         self.nonces = NonceCache()
         self.faults = Faults()
+        self.traffic = TrafficGenerator()
+        #: Filtered stream: the app's rules and its one connection slot (fed by the store).
+        self.rules = RuleBook()
+        self.stream = StreamHub(self.store, self.rules, self.faults)
+        self.webhooks = WebhookService(
+            store=self.store, faults=self.faults, config=lambda: self.config, clock=lambda: self.clock()
+        )
 
     async def reset(self) -> None:
         """Back to the starting point: only the brand, no tweets, fresh quotas and config."""
+        await self.webhooks.reset()
+        await self.stream.reset()
+        self.rules.reset()
         await self.store.reset()
         self.rate_limiter.reset()
         self.faults.reset()
+        await self.traffic.stop()
         self.config = self.initial_config
 
 

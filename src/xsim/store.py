@@ -1,4 +1,4 @@
-"""In-memory state of the simulated network: users, their tokens, and tweets.
+"""In-memory state of the simulated network: users, their tokens, tweets and Direct Messages.
 
 Reads are plain synchronous lookups. Every mutation runs under one asyncio lock
 and, still holding it, awaits the subscribed listeners, so listeners (the future
@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import secrets
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -30,6 +31,8 @@ class User:
     #: Bearer token a simulated user acts with; None for the brand, which uses OAuth 1.0a.
     access_token: str | None = None
     is_brand: bool = False
+    #: Whether anyone may open a DM conversation with this user (X's "allow messages from everyone").
+    accepts_dms: bool = True
 
 
 @dataclass(slots=True)
@@ -58,6 +61,37 @@ class Tweet:
         return refs
 
 
+@dataclass(slots=True)
+class DmConversation:
+    #: ``<smaller user id>-<larger user id>`` for 1:1 conversations, a snowflake for groups.
+    id: str
+    participant_ids: tuple[str, ...]
+    is_group: bool = False
+
+
+@dataclass(slots=True)
+class DmEvent:
+    """One event of a DM conversation: ``MessageCreate``, ``ParticipantsJoin`` or ``ParticipantsLeave``."""
+
+    id: str
+    event_type: str
+    dm_conversation_id: str
+    sender_id: str
+    created_at: datetime
+    text: str = ""
+    entities: Entities = field(default_factory=Entities)
+    #: Attached media ids (X allows one); xsim does not simulate uploads, so they are taken on trust.
+    media_ids: tuple[str, ...] = ()
+    #: Who joined or left (join/leave events).
+    participant_ids: tuple[str, ...] = ()
+    #: Tweets linked in the text (``https://x.com/<user>/status/<id>``) that exist.
+    referenced_tweet_ids: tuple[str, ...] = ()
+    #: The app that sent it through the API; None for messages typed in the (simulated) X app.
+    source_app_id: str | None = None
+    #: Deleted events stay stored (for admin assertions) but are invisible to the API.
+    deleted: bool = False
+
+
 @dataclass(frozen=True, slots=True)
 class TweetCreated:
     tweet: Tweet
@@ -68,7 +102,20 @@ class TweetDeleted:
     tweet: Tweet
 
 
-StoreEvent = TweetCreated | TweetDeleted
+@dataclass(frozen=True, slots=True)
+class DirectMessageCreated:
+    """A ``MessageCreate`` event was stored (join events are not published)."""
+
+    event: DmEvent
+    conversation: DmConversation
+
+
+@dataclass(frozen=True, slots=True)
+class DirectMessageDeleted:
+    event: DmEvent
+
+
+StoreEvent = TweetCreated | TweetDeleted | DirectMessageCreated | DirectMessageDeleted
 Listener = Callable[[StoreEvent], Awaitable[None]]
 
 
@@ -96,6 +143,46 @@ class ReplyNotAllowed(StoreError):
     pass
 
 
+class UnknownParticipant(StoreError):
+    """A DM names a user who does not exist."""
+
+    def __init__(self, user_id: str) -> None:
+        super().__init__(user_id)
+        self.user_id = user_id
+
+
+class ConversationNotFound(StoreError):
+    pass
+
+
+class NotAParticipant(StoreError):
+    pass
+
+
+class DmToSelf(StoreError):
+    pass
+
+
+class DmNotAllowed(StoreError):
+    """A recipient does not accept DMs from the sender."""
+
+    def __init__(self, user_id: str) -> None:
+        super().__init__(user_id)
+        self.user_id = user_id
+
+
+_TWEET_LINK = re.compile(
+    r"^https?://(?:www\.|mobile\.)?(?:twitter|x)\.com/[A-Za-z0-9_]{1,15}/status/([0-9]{1,19})(?:[/?#].*)?$",
+    re.IGNORECASE,
+)
+
+
+def one_to_one_conversation_id(first: str, second: str) -> str:
+    """``<smaller id>-<larger id>``, comparing ids as numbers."""
+    low, high = sorted((first, second), key=int)
+    return f"{low}-{high}"
+
+
 @dataclass(slots=True)
 class _State:
     users: dict[str, User] = field(default_factory=dict)
@@ -105,6 +192,11 @@ class _State:
     tweets: dict[str, Tweet] = field(default_factory=dict)
     #: (author id, text) of live tweets, for the duplicate-content rule.
     live_texts: set[tuple[str, str]] = field(default_factory=set)
+    dm_conversations: dict[str, DmConversation] = field(default_factory=dict)
+    #: Insertion order is id order, as for tweets.
+    dm_events: dict[str, DmEvent] = field(default_factory=dict)
+    #: (conversation id, user id) of everyone who has sent a message in a conversation.
+    dm_writers: set[tuple[str, str]] = field(default_factory=set)
 
 
 class Store:
@@ -161,9 +253,27 @@ class Store:
     def live_tweets_newest_first(self) -> list[Tweet]:
         return [t for t in reversed(self._state.tweets.values()) if not t.deleted]
 
+    def dm_conversation(self, conversation_id: str) -> DmConversation | None:
+        return self._state.dm_conversations.get(conversation_id)
+
+    def dm_event(self, event_id: str) -> DmEvent | None:
+        """The DM event with this id, deleted or not."""
+        return self._state.dm_events.get(event_id)
+
+    def dm_events(self) -> list[DmEvent]:
+        """Every stored DM event, deleted ones included, oldest first."""
+        return list(self._state.dm_events.values())
+
+    def live_dm_events_newest_first(self) -> list[DmEvent]:
+        return [e for e in reversed(self._state.dm_events.values()) if not e.deleted]
+
+    def issue_id(self) -> str:
+        """A fresh snowflake from the generator tweets and DMs use (e.g. for webhook ids)."""
+        return self._ids.next_id()
+
     # -- mutations -----------------------------------------------------------------------
 
-    async def create_user(self, username: str, name: str) -> User:
+    async def create_user(self, username: str, name: str, *, accepts_dms: bool = True) -> User:
         async with self._lock:
             if username.lower() in self._state.user_ids_by_username:
                 raise UsernameTaken(username)
@@ -175,6 +285,7 @@ class Store:
                 name=name,
                 created_at=snowflake_time(user_id),
                 access_token=token,
+                accepts_dms=accepts_dms,
             )
             self._state.users[user_id] = user
             self._state.user_ids_by_username[username.lower()] = user_id
@@ -230,9 +341,86 @@ class Store:
             self._state.live_texts.discard((tweet.author_id, tweet.text))
             await self._publish(TweetDeleted(tweet))
 
-    async def reset(self) -> None:
-        """Forget every user but the brand, every token and every tweet."""
+    async def set_accepts_dms(self, user: User, accepts_dms: bool) -> None:
         async with self._lock:
+            user.accepts_dms = accepts_dms
+
+    async def send_dm(
+        self,
+        *,
+        sender: User,
+        text: str,
+        media_ids: tuple[str, ...] = (),
+        recipient_id: str | None = None,
+        conversation_id: str | None = None,
+        source_app_id: str | None = None,
+    ) -> tuple[DmConversation, DmEvent]:
+        """Store a message from ``sender`` to ``recipient_id`` (1:1) or into ``conversation_id``.
+
+        A 1:1 conversation is created on its first message. Every other participant must accept
+        DMs, unless they have written in the conversation themselves (so a customer who turned
+        DMs off can still be answered once they wrote).
+        """
+        async with self._lock:
+            if recipient_id is not None:
+                conversation = self._one_to_one(sender, recipient_id)
+            elif conversation_id is not None:
+                conversation = self._existing_conversation(sender, conversation_id)
+            else:
+                raise ValueError("a recipient or a conversation is required")
+            self._check_accepts(sender, conversation)
+            event = self._message(sender, conversation, text, media_ids, source_app_id)
+            self._state.dm_conversations.setdefault(conversation.id, conversation)
+            self._store_dm(event)
+            await self._publish(DirectMessageCreated(event, conversation))
+            return conversation, event
+
+    async def create_group_dm(
+        self,
+        *,
+        sender: User,
+        participant_ids: list[str],
+        text: str,
+        media_ids: tuple[str, ...] = (),
+        source_app_id: str | None = None,
+    ) -> tuple[DmConversation, DmEvent]:
+        """A new group conversation (a join event for everyone), then its first message."""
+        async with self._lock:
+            others = [p for p in dict.fromkeys(participant_ids) if p != sender.id]
+            for user_id in others:
+                if user_id not in self._state.users:
+                    raise UnknownParticipant(user_id)
+            conversation = DmConversation(
+                id=self._ids.next_id(), participant_ids=(sender.id, *others), is_group=True
+            )
+            self._check_accepts(sender, conversation)
+            join_id = self._ids.next_id()
+            join = DmEvent(
+                id=join_id,
+                event_type="ParticipantsJoin",
+                dm_conversation_id=conversation.id,
+                sender_id=sender.id,
+                created_at=snowflake_time(join_id),
+                participant_ids=conversation.participant_ids,
+            )
+            event = self._message(sender, conversation, text, media_ids, source_app_id)
+            self._state.dm_conversations[conversation.id] = conversation
+            self._state.dm_events[join.id] = join
+            self._store_dm(event)
+            await self._publish(DirectMessageCreated(event, conversation))
+            return conversation, event
+
+    async def delete_dm_event(self, event: DmEvent) -> None:
+        async with self._lock:
+            if event.deleted:
+                return
+            event.deleted = True
+            await self._publish(DirectMessageDeleted(event))
+
+    async def reset(self) -> None:
+        """Forget every user but the brand, every token, every tweet and every DM."""
+        async with self._lock:
+            self.brand.accepts_dms = True
             self._state = self._fresh_state()
 
     # -- helpers -------------------------------------------------------------------------
@@ -255,6 +443,71 @@ class Store:
             return True
         quoted = self.tweet(tweet.quoted_tweet_id) if tweet.quoted_tweet_id else None
         return quoted is not None and quoted.author_id == user.id
+
+    def _one_to_one(self, sender: User, recipient_id: str) -> DmConversation:
+        if recipient_id == sender.id:
+            raise DmToSelf(recipient_id)
+        if recipient_id not in self._state.users:
+            raise UnknownParticipant(recipient_id)
+        conversation_id = one_to_one_conversation_id(sender.id, recipient_id)
+        existing = self._state.dm_conversations.get(conversation_id)
+        if existing is not None:
+            return existing
+        return DmConversation(
+            id=conversation_id, participant_ids=tuple(sorted((sender.id, recipient_id), key=int))
+        )
+
+    def _existing_conversation(self, sender: User, conversation_id: str) -> DmConversation:
+        conversation = self._state.dm_conversations.get(conversation_id)
+        if conversation is None:
+            # A well-formed 1:1 id naming the sender opens that conversation, as on X.
+            low, dash, high = conversation_id.partition("-")
+            if dash and sender.id in (low, high) and conversation_id == one_to_one_conversation_id(low, high):
+                return self._one_to_one(sender, high if sender.id == low else low)
+            raise ConversationNotFound(conversation_id)
+        if sender.id not in conversation.participant_ids:
+            raise NotAParticipant(conversation_id)
+        return conversation
+
+    def _check_accepts(self, sender: User, conversation: DmConversation) -> None:
+        for user_id in conversation.participant_ids:
+            user = self._state.users.get(user_id)
+            if user is None or user_id == sender.id or user.accepts_dms:
+                continue
+            if (conversation.id, user_id) not in self._state.dm_writers:
+                raise DmNotAllowed(user_id)
+
+    def _message(
+        self,
+        sender: User,
+        conversation: DmConversation,
+        text: str,
+        media_ids: tuple[str, ...],
+        source_app_id: str | None,
+    ) -> DmEvent:
+        event_id = self._ids.next_id()
+        entities = parse_entities(text, self._user_id_for)
+        referenced = []
+        for link in entities.urls:
+            match = _TWEET_LINK.match(link.url)
+            if match and match.group(1) in self._state.tweets:
+                referenced.append(match.group(1))
+        return DmEvent(
+            id=event_id,
+            event_type="MessageCreate",
+            dm_conversation_id=conversation.id,
+            sender_id=sender.id,
+            created_at=snowflake_time(event_id),
+            text=text,
+            entities=entities,
+            media_ids=media_ids,
+            referenced_tweet_ids=tuple(dict.fromkeys(referenced)),
+            source_app_id=source_app_id,
+        )
+
+    def _store_dm(self, event: DmEvent) -> None:
+        self._state.dm_events[event.id] = event
+        self._state.dm_writers.add((event.dm_conversation_id, event.sender_id))
 
     async def _publish(self, event: StoreEvent) -> None:
         for listener in self._listeners:

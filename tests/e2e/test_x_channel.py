@@ -10,7 +10,7 @@ from sqlalchemy import func, select, update
 
 from haven.channels.x.account import XClientPool, open_credentials
 from haven.channels.x.client import XApiError, XClient
-from haven.channels.x.delivery import OutboundTweet, deliver
+from haven.channels.x.delivery import PublicReply, deliver
 from haven.channels.x.poller import poll_mentions
 from haven.conversations.repository import access_conversation
 from haven.inbound.pipeline import process_pending
@@ -137,9 +137,8 @@ async def test_after_an_ambiguous_failure_the_sender_looks_before_posting_again(
             )
         landed = await deliver(
             clients.client_for(world.account),
-            OutboundTweet(
+            PublicReply(
                 text=text,
-                visibility=Visibility.PUBLIC,
                 thread_key=conversation.thread_key,
                 in_reply_to=customer_tweet,
                 brand_handle="ExampleBankHelp",

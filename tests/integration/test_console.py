@@ -145,8 +145,10 @@ async def test_reply_from_the_console(runtime: Runtime, world: World) -> None:
             client, f"{page}/reply", {"text": "y" * 281, "visibility": "public"}, page=page
         )
         assert too_long.status_code == 422 and "longer than 280 characters" in too_long.text
-        private = await post_form(client, f"{page}/reply", {"text": "z", "visibility": "private"}, page=page)
-        assert private.status_code == 422
+        private = await post_form(
+            client, f"{page}/reply", {"text": "Sent you a DM", "visibility": "private"}, page=page
+        )
+        assert private.status_code == 303
         bad = await post_form(client, f"{page}/reply", {"text": "z", "visibility": "shout"}, page=page)
         assert bad.status_code == 422 and "not filled in correctly" in bad.text
         huge = await post_form(
@@ -157,7 +159,10 @@ async def test_reply_from_the_console(runtime: Runtime, world: World) -> None:
         outbound = (
             await session.scalars(select(Message).where(Message.author_agent_id == world.agent.id))
         ).all()
-    assert [(m.text, m.visibility) for m in outbound] == [("Hi! We're on it.", Visibility.PUBLIC)]
+    assert [(m.text, m.visibility) for m in outbound] == [
+        ("Hi! We're on it.", Visibility.PUBLIC),
+        ("Sent you a DM", Visibility.PRIVATE),
+    ]
 
 
 async def test_assign_resolve_and_reopen(runtime: Runtime, world: World) -> None:

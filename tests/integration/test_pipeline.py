@@ -160,10 +160,10 @@ async def test_a_poisonous_event_fails_alone_and_is_parked_after_its_attempts(
     is retried on later calls, and after MAX_ATTEMPTS it is parked with its reason."""
     real = pipeline.record_inbound
 
-    async def explode_on_poison(session, account, post):  # type: ignore[no-untyped-def]
+    async def explode_on_poison(session, account, post, **options):  # type: ignore[no-untyped-def]
         if "poison" in post.text:
             raise RuntimeError("simulated bug")
-        return await real(session, account, post)
+        return await real(session, account, post, **options)
 
     monkeypatch.setattr(pipeline, "record_inbound", explode_on_poison)
     events = [

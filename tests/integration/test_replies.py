@@ -70,7 +70,7 @@ async def test_internal_note_never_reaches_the_outbox(runtime: Runtime, world: W
 @pytest.mark.parametrize(
     ("text", "visibility", "reason"),
     [
-        ("your balance is fine", Visibility.PRIVATE, "cannot deliver a private message"),
+        ("p" * 10_001, Visibility.PRIVATE, "longer than 10000"),
         ("x" * 281, Visibility.PUBLIC, "longer than 280"),
         ("   \n\t ", Visibility.PUBLIC, "empty"),
         ("bell\x07", Visibility.PUBLIC, "control characters"),

@@ -83,3 +83,35 @@ async def test_customer_journey(page: Page, problems: list[str], live_xsim: str)
         "You are not allowed to create a Tweet with duplicate content."
     )
     assert len(problems) == 1 and "status of 403" in problems[0]
+
+
+async def test_customer_direct_messages(page: Page, problems: list[str], live_xsim: str) -> None:
+    created = httpx.post(f"{live_xsim}/_sim/users", json={"username": "ivy"})
+    created.raise_for_status()
+    customer_id = created.json()["id"]
+    await page.goto(f"{live_xsim}/?user=ivy")
+    await expect(page.locator("#no-dms")).to_be_visible()
+    await expect(page.locator("#dm-count")).to_have_text("10000")
+
+    await page.locator("#dm-text").press_sequentially(HOSTILE)
+    await page.click("#dm-send")
+    own = page.locator(".dm[data-sender='ivy']")
+    await expect(own.locator(".text")).to_have_text(HOSTILE)
+    await expect(page.locator("#dm-text")).to_have_value("")
+
+    # The brand answers privately through the API; the page shows it without a reload.
+    async with httpx.AsyncClient(base_url=live_xsim, auth=OAuth1()) as client:
+        response = await client.post(
+            f"/2/dm_conversations/with/{customer_id}/messages", json={"text": "Sorry! <b>Which</b> card?"}
+        )
+        response.raise_for_status()
+    answer = page.locator(".dm.from-brand")
+    await expect(answer.locator(".text")).to_have_text("Sorry! <b>Which</b> card?", timeout=5000)
+    await expect(page.locator(".dm")).to_have_count(2)
+    assert problems == []
+
+    await page.fill("#dm-text", "x" * 10_001)
+    await expect(page.locator("#dm-count")).to_have_text("-1")
+    await page.click("#dm-send")
+    await expect(page.locator("#error")).to_contain_text("at most 10000 are allowed")
+    assert len(problems) == 1 and "status of 400" in problems[0]

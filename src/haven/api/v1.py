@@ -17,7 +17,7 @@ from haven.api.schemas import (
 )
 from haven.conversations import repository, service
 from haven.conversations.repository import InboxView
-from haven.messages.service import send_reply
+from haven.messages.service import retry_delivery, send_reply
 from haven.models import ConversationStatus
 from haven.web.auth import api_actor
 from haven.web.deps import SessionDep
@@ -72,10 +72,22 @@ async def get_conversation(request: Request, session: SessionDep, conversation_i
 async def create_reply(
     request: Request, session: SessionDep, conversation_id: int, body: ReplyIn
 ) -> MessageOut:
-    """Queue a reply. ``public`` goes out on the conversation's channel; ``internal`` is a note."""
+    """Queue a reply. ``public`` is a reply on the conversation's network (a tweet on X), ``private``
+    reaches only the customer (a DM on X), ``internal`` is a note for agents."""
     actor = await api_actor(session, request)
     conversation = await repository.access_conversation(session, actor, conversation_id)
     message = await send_reply(session, actor, conversation, text=body.text, visibility=body.visibility)
+    return MessageOut.model_validate(message)
+
+
+@router.post("/conversations/{conversation_id}/messages/{message_id}/retry", response_model=MessageOut)
+async def retry_message(
+    request: Request, session: SessionDep, conversation_id: int, message_id: int
+) -> MessageOut:
+    """Queue a failed delivery again; 409 unless the message's delivery failed."""
+    actor = await api_actor(session, request)
+    conversation = await repository.access_conversation(session, actor, conversation_id)
+    message = await retry_delivery(session, actor, conversation, message_id)
     return MessageOut.model_validate(message)
 
 

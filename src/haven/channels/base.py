@@ -48,12 +48,17 @@ class InboundPost:
     in_reply_to_external_id: str | None = None
     #: Why the pipeline should store nothing for this post (the brand's own echo, a retweet …).
     ignore_reason: str | None = None
+    #: The network gave no thread id (X v1.1 webhooks): ``thread_key`` is the parent's id, and the
+    #: pipeline puts the post in the thread of the post it answers when Haven has that one.
+    thread_from_parent: bool = False
 
 
 @dataclass(frozen=True, slots=True)
 class Delivered:
     external_id: str
     in_reply_to_external_id: str | None
+    #: The network said the account's window is now used up: hold its other messages until then.
+    pause_account_until: datetime | None = None
 
 
 class DeliveryError(Exception):
@@ -64,13 +69,24 @@ class DeliveryError(Exception):
     """
 
     def __init__(
-        self, reason: str, *, terminal: bool, retry_at: datetime | None = None, uncertain: bool = False
+        self,
+        reason: str,
+        *,
+        terminal: bool,
+        retry_at: datetime | None = None,
+        uncertain: bool = False,
+        pause_account: bool = False,
+        usage_capped: bool = False,
     ) -> None:
         super().__init__(reason)
         self.reason = reason
         self.terminal = terminal
         self.retry_at = retry_at
         self.uncertain = uncertain
+        #: Every message of the account must wait until ``retry_at`` (a rate limit or usage cap).
+        self.pause_account = pause_account
+        #: The network's usage cap is reached: sending stops and supervisors are alerted.
+        self.usage_capped = usage_capped
 
 
 class VisibilityRefused(DeliveryError):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from haven.models import ChannelKind, Visibility
@@ -9,15 +10,18 @@ from haven.models import ChannelKind, Visibility
 
 @dataclass(frozen=True, slots=True)
 class Capabilities:
-    #: Visibilities this channel can deliver; INTERNAL never leaves Haven and is always allowed.
-    deliverable: frozenset[Visibility]
-    max_length: int
+    #: Longest text per visibility this channel can deliver; a visibility missing here cannot be
+    #: delivered. INTERNAL never leaves Haven and is always allowed.
+    max_length: Mapping[Visibility, int]
+
+    @property
+    def deliverable(self) -> frozenset[Visibility]:
+        return frozenset(self.max_length)
 
 
 _CAPABILITIES = {
-    # Private replies on X (DMs) arrive with the DM transport; until then a private reply is refused
-    # rather than risk it travelling a public path.
-    ChannelKind.X: Capabilities(deliverable=frozenset({Visibility.PUBLIC}), max_length=280),
+    # Public: a reply tweet. Private: a 1:1 DM to the customer.
+    ChannelKind.X: Capabilities(max_length={Visibility.PUBLIC: 280, Visibility.PRIVATE: 10_000}),
 }
 
 

@@ -16,6 +16,7 @@ from haven.channels.x.events import parse_stored_event
 from haven.channels.x.parse import MalformedPayload
 from haven.channels.x.settings import account_settings
 from haven.db import Database
+from haven.inbound.threads import resolve_thread
 from haven.kit.clock import utcnow
 from haven.messages.service import record_inbound
 from haven.models import ChannelAccount, InboundEvent
@@ -33,12 +34,28 @@ class PipelineResult:
     failed: int = 0
 
 
-async def _process(session: AsyncSession, event: InboundEvent) -> None:
-    account = await session.get_one(ChannelAccount, event.channel_account_id)
-    event.attempts += 1
+async def _account(
+    session: AsyncSession, account_id: int, accounts: dict[int, ChannelAccount]
+) -> ChannelAccount:
+    """The event's account, loaded once per batch: the session's identity map holds objects weakly,
+    so without this strong reference every event would load its account again."""
+    account = accounts.get(account_id)
+    if account is None:
+        account = accounts[account_id] = await session.get_one(ChannelAccount, account_id)
+    return account
+
+
+async def _process(
+    session: AsyncSession, event: InboundEvent, accounts: dict[int, ChannelAccount] | None = None
+) -> None:
+    account = await _account(session, event.channel_account_id, {} if accounts is None else accounts)
+    # ``attempts`` is counted with the outcome, at the end, so that both go out in one UPDATE: set
+    # here first, autoflush would write it on its own before the first query. A failure rolls the
+    # whole transaction back either way (``_process_alone`` counts failed attempts).
     try:
         post = parse_stored_event(event.payload, brand_user_id=account.external_user_id)
     except MalformedPayload as exc:
+        event.attempts += 1
         event.outcome = f"malformed: {exc}"
         event.processed_at = utcnow()
         log.warning("inbound event %s is malformed: %s", event.id, exc)
@@ -46,10 +63,12 @@ async def _process(session: AsyncSession, event: InboundEvent) -> None:
     if post.ignore_reason is not None:
         event.outcome = f"ignored: {post.ignore_reason}"
     else:
+        post = await resolve_thread(session, account, post)
         may_open = post.trigger in account_settings(account).open_on
         message = await record_inbound(session, account, post, may_open=may_open)
         if message is None and not may_open:
             event.outcome = f"ignored: a {post.trigger.value} post does not open a conversation here"
+    event.attempts += 1
     event.processed_at = utcnow()
 
 
@@ -79,8 +98,9 @@ async def process_pending(database: Database, *, batch_size: int = BATCH_SIZE) -
                     )
                 ).all()
                 ids = [event.id for event in events]
+                accounts: dict[int, ChannelAccount] = {}
                 for event in events:
-                    await _process(session, event)
+                    await _process(session, event, accounts)
         except Exception:
             if not ids:
                 raise

@@ -22,3 +22,22 @@ async def insert_ignoring_duplicates(
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     statement = insert(model).on_conflict_do_nothing(index_elements=list(unique_columns))
     await session.execute(statement, list(rows))
+
+
+async def add_to_counters(
+    session: AsyncSession,
+    model: type[Any],
+    key: dict[str, Any],
+    increments: dict[str, int],
+    unique_columns: Sequence[str],
+) -> None:
+    """INSERT … ON CONFLICT DO UPDATE SET column = column + n: concurrent writers add up, never lose."""
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    statement = insert(model).values(**key, **increments)
+    table = model.__table__
+    statement = statement.on_conflict_do_update(
+        index_elements=list(unique_columns),
+        set_={column: table.c[column] + statement.excluded[column] for column in increments},
+    )
+    await session.execute(statement)

@@ -16,7 +16,7 @@ from haven.conversations.service import assign, reopen
 from haven.db import queue_event
 from haven.kit.actor import SYSTEM, Actor
 from haven.kit.clock import utcnow
-from haven.kit.errors import Invalid
+from haven.kit.errors import Conflict, Invalid, NotFound
 from haven.models import (
     ChannelAccount,
     Conversation,
@@ -24,6 +24,7 @@ from haven.models import (
     Direction,
     Message,
     OutboxItem,
+    OutboxStatus,
     Visibility,
 )
 from haven.realtime.events import conversation_changed, outbox_queued
@@ -85,6 +86,8 @@ async def record_inbound(
             channel_account_id=account.id,
             contact_id=contact.id,
             thread_key=post.thread_key,
+            # Set here, not only below, so that the INSERT carries it (below it is then no change).
+            preview=_preview(post.text),
             last_message_at=post.created_at,
         )
         session.add(conversation)
@@ -150,8 +153,11 @@ async def send_reply(
     outbound = visibility is not Visibility.INTERNAL
     if outbound and visibility not in caps.deliverable:
         raise Invalid(f"{account.kind.value} cannot deliver a {visibility.value} message here")
-    if outbound and len(text) > caps.max_length:
-        raise Invalid(f"the message is longer than {caps.max_length} characters")
+    if outbound and len(text) > caps.max_length[visibility]:
+        limit = caps.max_length[visibility]
+        raise Invalid(
+            f"the message is longer than {limit} characters, the most a {visibility.value} one may have"
+        )
 
     message = Message(
         conversation_id=conversation.id,
@@ -181,4 +187,36 @@ async def send_reply(
         {"conversation_id": conversation.id, "visibility": visibility.value},
     )
     queue_event(session, conversation_changed(conversation.brand_id, conversation.id, "message"))
+    return message
+
+
+async def retry_delivery(
+    session: AsyncSession, actor: Actor, conversation: Conversation, message_id: int
+) -> Message:
+    """Queue a failed outbound message again (the console's "Retry"): same message, same outbox row.
+
+    An attempt whose outcome was unknown stays marked, so the retry looks on X before it sends.
+    """
+    message = await session.get(Message, message_id)
+    if message is None or message.conversation_id != conversation.id:
+        raise NotFound("no such message in this conversation")
+    item = await session.scalar(select(OutboxItem).where(OutboxItem.message_id == message.id))
+    if item is None or message.delivery_status is not DeliveryStatus.FAILED:
+        raise Conflict("only a failed delivery can be retried")
+    item.status = OutboxStatus.PENDING
+    item.attempts = 0
+    item.next_attempt_at = utcnow()
+    item.lease_until = item.lease_token = None
+    message.delivery_status = DeliveryStatus.QUEUED
+    previous_reason, message.failure_reason = message.failure_reason, None
+    record(
+        session,
+        actor,
+        "message.retry",
+        "message",
+        message.id,
+        {"conversation_id": conversation.id, "previous_failure": previous_reason},
+    )
+    queue_event(session, outbox_queued(conversation.brand_id, message.id))
+    queue_event(session, conversation_changed(conversation.brand_id, conversation.id, "retry"))
     return message

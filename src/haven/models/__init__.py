@@ -20,10 +20,10 @@ from haven.models.message import (
 
 __all__ = [
     "Agent",
-    "Alert",
-    "ApiUsage",
     "AgentSession",
+    "Alert",
     "ApiToken",
+    "ApiUsage",
     "AuditEntry",
     "Base",
     "Brand",

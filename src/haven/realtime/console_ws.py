@@ -22,6 +22,10 @@ router = APIRouter()
 RECHECK_SECONDS = 60.0
 
 
+#: Event families a console is told about; the rest (outbox wake-ups …) are for workers.
+CONSOLE_EVENTS = ("conversation.", "alert.")
+
+
 def _origin_allowed(websocket: WebSocket, runtime: Runtime) -> bool:
     origin = websocket.headers.get("origin")
     host = websocket.headers.get("host", "")
@@ -64,7 +68,7 @@ async def console_socket(websocket: WebSocket) -> None:
                     await websocket.close(code=status.WS_1008_POLICY_VIOLATION, reason="signed out")
                     return
                 recheck_at = loop.time() + RECHECK_SECONDS
-            if event is not None and event.brand_id == brand_id and event.type.startswith("conversation."):
+            if event is not None and event.brand_id == brand_id and event.type.startswith(CONSOLE_EVENTS):
                 await websocket.send_json({"type": event.type, **event.data})
     except WebSocketDisconnect:
         pass

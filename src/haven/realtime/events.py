@@ -26,3 +26,15 @@ def conversation_changed(brand_id: int, conversation_id: int, reason: str) -> Re
 def outbox_queued(brand_id: int, message_id: int) -> RealtimeEvent:
     """Tells the outbox sender, wherever it runs, that a delivery is waiting."""
     return RealtimeEvent(type="outbox.queued", brand_id=brand_id, data={"message_id": message_id})
+
+
+def alert_changed(brand_id: int, alert_id: int) -> RealtimeEvent:
+    """An alert was raised or resolved: consoles refresh their banner."""
+    return RealtimeEvent(type="alert.changed", brand_id=brand_id, data={"alert_id": alert_id})
+
+
+def inbound_stored(brand_id: int, channel_account_id: int) -> RealtimeEvent:
+    """Tells the inbound pipeline, wherever it runs, that raw events are waiting (webhook deliveries)."""
+    return RealtimeEvent(
+        type="inbound.stored", brand_id=brand_id, data={"channel_account_id": channel_account_id}
+    )

@@ -12,11 +12,12 @@ from pydantic import StringConstraints
 from sqlalchemy import func, select
 
 from haven.audit.service import record
+from haven.channels.capabilities import capabilities
 from haven.conversations import repository, service
 from haven.conversations.repository import InboxView
 from haven.kit.actor import ANONYMOUS, Actor
-from haven.messages.service import send_reply
-from haven.models import Agent, Visibility
+from haven.messages.service import retry_delivery, send_reply
+from haven.models import Agent, ChannelAccount, Visibility
 from haven.security.csrf import check_csrf
 from haven.security.passwords import verify_password
 from haven.security.sessions import SESSION_COOKIE, end_session, start_session
@@ -126,11 +127,12 @@ async def conversation_page(request: Request, session: SessionDep, conversation_
     actor = await console_actor(session, request)
     conversation = await repository.access_conversation(session, actor, conversation_id)
     messages = await repository.list_messages(session, conversation)
+    account = await session.get_one(ChannelAccount, conversation.channel_account_id)
     context = {
         "agent": actor.agent,
         "conversation": conversation,
         "messages": messages,
-        "visibilities": [Visibility.PUBLIC, Visibility.INTERNAL],
+        "limits": {v.value: n for v, n in capabilities(account.kind).max_length.items()},
     }
     return render(request, "conversation.html", context)
 
@@ -154,6 +156,14 @@ async def reply(
     actor = await console_actor(session, request)
     conversation = await repository.access_conversation(session, actor, conversation_id)
     await send_reply(session, actor, conversation, text=text, visibility=visibility)
+    return RedirectResponse(f"/conversations/{conversation_id}", status_code=303)
+
+
+@router.post("/conversations/{conversation_id}/messages/{message_id}/retry", dependencies=[CsrfChecked])
+async def retry(request: Request, session: SessionDep, conversation_id: int, message_id: int) -> Response:
+    actor = await console_actor(session, request)
+    conversation = await repository.access_conversation(session, actor, conversation_id)
+    await retry_delivery(session, actor, conversation, message_id)
     return RedirectResponse(f"/conversations/{conversation_id}", status_code=303)
 
 

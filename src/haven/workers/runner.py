@@ -8,20 +8,24 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from datetime import UTC, datetime
 
 import httpx
 from sqlalchemy import select
 
 from haven.channels.x.account import XClientPool
-from haven.channels.x.client import XApiError
-from haven.channels.x.poller import poll_mentions
+from haven.channels.x.client import XApiError, XClient
+from haven.channels.x.poller import PollResult, poll_dms, poll_mentions, poll_search, search_cursor
+from haven.channels.x.settings import account_settings
+from haven.channels.x.stream import StreamOptions, StreamSupervisor
 from haven.inbound.pipeline import process_pending
 from haven.models import ChannelAccount, ChannelKind
 from haven.runtime import Runtime
-from haven.workers.outbox import send_due
+from haven.usage import service as usage
+from haven.workers.outbox import OutboxTiming, send_due
 
 log = logging.getLogger(__name__)
 
@@ -33,8 +37,15 @@ class Workers:
         self._outbox_wakeup = asyncio.Event()
         self._inbound_wakeup = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
-        #: Accounts that X rate-limited, and when their window resets.
-        self._poll_resume_at: dict[int, datetime] = {}
+        #: (account, poll) pairs that X rate-limited or capped, and when to try again.
+        self._poll_resume_at: dict[tuple[int, str], datetime] = {}
+        #: One filtered-stream connection per X app with streaming accounts (channels/x/stream.py).
+        self._stream = StreamSupervisor(
+            runtime.database,
+            runtime.cipher,
+            StreamOptions.from_settings(runtime.settings),
+            on_stored=self._inbound_wakeup.set,
+        )
 
     def start(self) -> None:
         settings = self._runtime.settings
@@ -52,6 +63,7 @@ class Workers:
                 name="haven-outbox",
             ),
             asyncio.create_task(self._listen(), name="haven-outbox-listener"),
+            asyncio.create_task(self._stream.run(), name="haven-stream-supervisor"),
         ]
 
     async def _listen(self) -> None:
@@ -59,6 +71,8 @@ class Workers:
             async for event in subscription:
                 if event.type == "outbox.queued":
                     self._outbox_wakeup.set()
+                elif event.type == "inbound.stored":
+                    self._inbound_wakeup.set()
 
     async def stop(self) -> None:
         for task in self._tasks:
@@ -99,32 +113,66 @@ class Workers:
                     )
                 )
             ).all()
-        now = datetime.now(UTC)
         for account in accounts:
-            if self._poll_resume_at.get(account.id, now) > now:
-                continue
-            try:
-                result = await poll_mentions(
-                    self._runtime.database, self._clients.client_for(account), account
+            client = self._clients.client_for(account)
+            for path, poll in self._polls(account, client):
+                await self._poll_one(account, path, poll)
+        await self._flush_usage()
+
+    def _polls(
+        self, account: ChannelAccount, client: XClient
+    ) -> Iterator[tuple[str, Callable[[], Awaitable[PollResult]]]]:
+        """The polls the account's settings switch on, each named for logs and rate-limit pauses."""
+        database = self._runtime.database
+        settings = account_settings(account)
+        if settings.ingest.mentions:
+            yield "mentions", functools.partial(poll_mentions, database, client, account)
+        if settings.ingest.search:
+            for query in settings.keyword_queries:
+                yield (
+                    f"search {search_cursor(query)}",
+                    functools.partial(poll_search, database, client, account, query),
                 )
-            except XApiError as exc:
-                log.warning("polling mentions of account %s failed: %s", account.id, exc)
-                if exc.status == 429:
-                    self._poll_resume_at[account.id] = exc.retry_at
-                continue
-            except httpx.HTTPError as exc:
-                log.warning("polling mentions of account %s failed: %s", account.id, type(exc).__name__)
-                continue
-            except Exception:
-                log.exception("polling mentions of account %s failed", account.id)
-                continue
-            self._poll_resume_at.pop(account.id, None)
-            if result.fetched:
-                self._inbound_wakeup.set()
+        if settings.ingest.dms:
+            yield "dms", functools.partial(poll_dms, database, client, account)
+
+    async def _poll_one(
+        self, account: ChannelAccount, path: str, poll: Callable[[], Awaitable[PollResult]]
+    ) -> None:
+        key = (account.id, path)
+        now = datetime.now(UTC)
+        if self._poll_resume_at.get(key, now) > now:
+            return
+        try:
+            result = await poll()
+        except XApiError as exc:
+            log.warning("polling %s of account %s failed: %s", path, account.id, exc)
+            if exc.status == 429 or exc.is_usage_cap:
+                self._poll_resume_at[key] = exc.retry_at
+            return
+        except httpx.HTTPError as exc:
+            log.warning("polling %s of account %s failed: %s", path, account.id, type(exc).__name__)
+            return
+        except Exception:
+            log.exception("polling %s of account %s failed", path, account.id)
+            return
+        self._poll_resume_at.pop(key, None)
+        if result.fetched:
+            self._inbound_wakeup.set()
+
+    async def _flush_usage(self) -> None:
+        """Move every client's metered calls into the database (one small transaction)."""
+        drained = self._clients.drain_usage()
+        if drained:
+            async with self._runtime.database.unit_of_work() as session:
+                for account_id, counts in drained.items():
+                    await usage.flush(session, account_id, counts)
 
     async def _process_inbound(self) -> None:
         await process_pending(self._runtime.database)
 
     async def _send(self) -> None:
-        while await send_due(self._runtime.database, self._clients):
+        timing = OutboxTiming.from_settings(self._runtime.settings)
+        while await send_due(self._runtime.database, self._clients, timing=timing):
             pass
+        await self._flush_usage()

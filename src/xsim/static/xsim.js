@@ -1,5 +1,5 @@
-// xsim customer page. Tweet text only ever reaches the DOM as server-escaped HTML
-// (the threads fragment, parsed inertly with DOMParser) or through textContent.
+// xsim customer page. Tweet and DM text only ever reaches the DOM as server-escaped HTML
+// (the threads and DM fragments, parsed inertly with DOMParser) or through textContent.
 "use strict";
 
 (() => {
@@ -53,26 +53,31 @@
 
   if (!user) return;
 
-  // -- threads ---------------------------------------------------------------------------
-  const threads = document.getElementById("threads");
-  let lastFragment = null;
-
-  async function refreshThreads() {
-    try {
-      const response = await fetch(`/ui/threads?user=${encodeURIComponent(user)}`, {
-        cache: "no-store",
-      });
-      if (!response.ok) return;
-      const fragment = await response.text();
-      if (fragment === lastFragment) return;
-      lastFragment = fragment;
-      const parsed = new DOMParser().parseFromString(fragment, "text/html");
-      threads.replaceChildren(...parsed.body.childNodes);
-    } catch {
-      // Offline for a moment: the next tick tries again.
-    }
+  // -- threads and DMs --------------------------------------------------------------------
+  // Each polls its server-rendered fragment and swaps it in when it has changed.
+  function fragmentRefresher(path, container) {
+    let lastFragment = null;
+    return async function refresh() {
+      try {
+        const response = await fetch(`${path}?user=${encodeURIComponent(user)}`, {
+          cache: "no-store",
+        });
+        if (!response.ok) return;
+        const fragment = await response.text();
+        if (fragment === lastFragment) return;
+        lastFragment = fragment;
+        const parsed = new DOMParser().parseFromString(fragment, "text/html");
+        container.replaceChildren(...parsed.body.childNodes);
+      } catch {
+        // Offline for a moment: the next tick tries again.
+      }
+    };
   }
+  const threads = document.getElementById("threads");
+  const refreshThreads = fragmentRefresher("/ui/threads", threads);
   setInterval(refreshThreads, REFRESH_MS);
+  const refreshDms = fragmentRefresher("/ui/dms", document.getElementById("dms"));
+  setInterval(refreshDms, REFRESH_MS);
 
   // -- compose ---------------------------------------------------------------------------
   const composeText = document.getElementById("compose-text");
@@ -138,6 +143,32 @@
       replyTo = null;
       showError("");
       await refreshThreads();
+    } catch (error) {
+      showError(error.message);
+    }
+  });
+
+  // -- direct messages -------------------------------------------------------------------
+  const dmText = document.getElementById("dm-text");
+  const dmCount = document.getElementById("dm-count");
+  const maxDmLength = Number(document.getElementById("dm").dataset.maxDmLength);
+
+  function updateDmCount() {
+    const left = maxDmLength - [...dmText.value.normalize("NFC")].length;
+    dmCount.textContent = String(left);
+    dmCount.classList.toggle("over", left < 0);
+  }
+  dmText.addEventListener("input", updateDmCount);
+  updateDmCount();
+
+  document.getElementById("dm-form").addEventListener("submit", async (event) => {
+    event.preventDefault();
+    try {
+      await postJSON("/ui/dm", { username: user, text: dmText.value });
+      dmText.value = "";
+      updateDmCount();
+      showError("");
+      await refreshDms();
     } catch (error) {
       showError(error.message);
     }

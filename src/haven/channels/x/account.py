@@ -31,6 +31,11 @@ class XClientPool:
             self._clients[account.id] = client
         return client
 
+    def drain_usage(self) -> dict[int, dict[str, tuple[int, int]]]:
+        """Each account's metered calls since the last drain (accounts with none left out)."""
+        drained = {account_id: client.usage.drain() for account_id, client in self._clients.items()}
+        return {account_id: counts for account_id, counts in drained.items() if counts}
+
     async def aclose(self) -> None:
         for client in self._clients.values():
             await client.aclose()

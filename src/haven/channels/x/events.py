@@ -14,11 +14,14 @@ from haven.channels.x.parse import (
     v2_dm_post,
     v2_tweet_post,
 )
+from haven.channels.x.parse_v1 import V1_DM_FORMAT, V1_TWEET_FORMAT, v1_dm_post, v1_tweet_post
 
 #: Stored format → parser. Each parser takes the decoded envelope and ``brand_user_id``.
 PARSERS: dict[str, Callable[..., InboundPost]] = {
     RAW_FORMAT: v2_tweet_post,
     DM_FORMAT: v2_dm_post,
+    V1_TWEET_FORMAT: v1_tweet_post,
+    V1_DM_FORMAT: v1_dm_post,
 }
 
 

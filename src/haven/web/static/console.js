@@ -24,8 +24,14 @@
     }, 100);
   }
 
+  function refreshAlerts() {
+    const banner = document.getElementById("alert-banner");
+    if (banner) refresh(banner.dataset.url, "alert-banner");
+  }
+
   function onEvent(event) {
-    if (event.type === "hello") { scheduleRefresh(); return; }
+    if (event.type === "hello") { scheduleRefresh(); refreshAlerts(); return; }
+    if (event.type === "alert.changed") { refreshAlerts(); return; }
     if (mode === "inbox") scheduleRefresh();
     if (mode === "conversation" && String(event.conversation_id) === body.dataset.conversationId) {
       scheduleRefresh();
@@ -50,6 +56,7 @@
     });
   }
   if (mode) connect();
+  refreshAlerts();
 
   // Composer: live character count for public replies, Ctrl/Cmd+Enter to send.
   const text = document.getElementById("reply-text");
@@ -60,11 +67,13 @@
     const visibility = composer.querySelector("input[name=visibility]:checked");
     const choice = visibility ? visibility.value : "";
     const length = Array.from(text.value).length;
-    const limit = Number(count.dataset.limit);
-    count.textContent = choice === "public" ? length + " / " + limit : length + " characters";
-    count.classList.toggle("over", choice === "public" && length > limit);
+    const limits = { public: count.dataset.limitPublic, private: count.dataset.limitPrivate };
+    const limit = Number(limits[choice] || 0);
+    count.textContent = limit ? length + " / " + limit : length + " characters";
+    count.classList.toggle("over", limit > 0 && length > limit);
     composer.classList.toggle("is-internal", choice === "internal");
     composer.classList.toggle("is-public", choice === "public");
+    composer.classList.toggle("is-private", choice === "private");
   }
   if (text && composer) {
     text.addEventListener("input", updateCount);
