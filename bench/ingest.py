@@ -177,12 +177,10 @@ class Workspace:
 
     async def new_database(self, label: str) -> str:
         """A fresh database migrated to the head revision."""
-        if self.base_url is not None and is_postgres(self.base_url):
-            url = await create_postgres_database(self.base_url)
-        elif self.base_url is None:
+        if self.base_url is None:
             url = f"sqlite+aiosqlite:///{self.directory / f'{label}.db'}"
         else:
-            raise BenchFailure(f"unsupported --database-url (SQLite is the default): {self.base_url}")
+            url = await create_postgres_database(self.base_url)
         self.databases.append(url)
         await asyncio.to_thread(upgrade, url)
         return url
@@ -669,6 +667,9 @@ class Report:
     bus: str
     pipeline: PipelineResult
     latency: LatencyResult
+    #: The 1-minute load average when the run started and when it ended: other work on the machine
+    #: (a test suite, a build) competes with the benchmark for the same cores.
+    load: tuple[float, float]
 
 
 def xsim_env(credentials: XCredentials) -> dict[str, str]:
@@ -687,7 +688,12 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def load_average() -> float:
+    return os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+
+
 async def run(args: argparse.Namespace, workspace: Workspace) -> Report:
+    load_at_start = load_average()
     credentials = demo_x_credentials()
     xsim_port, haven_port = free_port(), free_port()
     xsim_url, haven_url = f"http://127.0.0.1:{xsim_port}", f"http://127.0.0.1:{haven_port}"
@@ -737,7 +743,7 @@ async def run(args: argparse.Namespace, workspace: Workspace) -> Report:
                 rate=args.rate,
                 progress=progress,
             )
-    return Report(database, bus, pipeline, latency)
+    return Report(database, bus, pipeline, latency, (load_at_start, load_average()))
 
 
 def summary(report: Report, args: argparse.Namespace) -> None:
@@ -746,6 +752,7 @@ def summary(report: Report, args: argparse.Namespace) -> None:
     out.print("[bold]Haven ingest benchmark[/]")
     out.print(f"  machine    {affinity} usable of {os.cpu_count()} cores, {cpu_model()}")
     out.print(f"             {platform.system()} {platform.release()}, Python {platform.python_version()}")
+    out.print(f"             load average {report.load[0]:.2f} at the start, {report.load[1]:.2f} at the end")
     out.print(f"  database   {report.database}; notices through {report.bus}")
     out.print(
         f"  pipeline   {pipeline.events:,} events: {work.threads:,} new threads, {work.replies:,} replies "
@@ -792,6 +799,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if args.events < 1 or args.seconds <= 0 or args.rate <= 0:
         parser.error("--events, --seconds and --rate must be positive")
+    if args.database_url is not None and not is_postgres(args.database_url):
+        parser.error("--database-url must be a postgresql+asyncpg:// URL (SQLite is the default)")
     return args
 
 
@@ -819,6 +828,9 @@ def main(argv: list[str] | None = None) -> int:
                 err.print(f"[dim]--- last lines of {child.name}'s log ---\n{escape(child.tail())}[/]")
             err.print(f"[bold red]benchmark failed:[/] {escape(str(exc))}")
             return 1
+        except KeyboardInterrupt:
+            err.print("[yellow]interrupted: stopping the servers and removing what the run made[/]")
+            return 130
     summary(report, args)
     return 0
 
