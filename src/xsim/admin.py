@@ -48,6 +48,8 @@ class ConfigPatch(BaseModel):
     webhook_timeout_seconds: float | None = Field(default=None, gt=0, le=60)
     webhook_retries: int | None = Field(default=None, ge=0, le=10)
     webhook_retry_backoff_seconds: float | None = Field(default=None, ge=0, le=60)
+    #: Posts (tweets and DMs) the app may still make before X answers ``usage-capped``; -1 lifts it.
+    post_usage_cap: int | None = Field(default=None, ge=-1)
 
 
 def user_summary(user: User) -> JSON:
@@ -91,6 +93,7 @@ def config_view(config: SimConfig) -> JSON:
             "webhook_timeout_seconds",
             "webhook_retries",
             "webhook_retry_backoff_seconds",
+            "post_usage_cap",
         }
     )
 
@@ -179,5 +182,9 @@ async def patch_config(patch: ConfigPatch, sim: Sim) -> JSON:
     except ValidationError as error:
         raise invalid_body({**e, "loc": ("rate_limits", *e["loc"])} for e in error.errors()) from None
     updates = patch.model_dump(exclude_none=True, exclude={"rate_limits"})
+    if updates.get("post_usage_cap") == -1:
+        updates["post_usage_cap"] = None
+    if "post_usage_cap" in updates:
+        sim.posts_made = 0
     sim.config = sim.config.model_copy(update={**updates, "rate_limits": limits})
     return config_view(sim.config)

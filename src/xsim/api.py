@@ -38,6 +38,7 @@ from xsim.ratelimit import Endpoint, limit_for
 from xsim.render import page_document, tweet_document, user_json
 from xsim.simulator import Simulator, get_sim
 from xsim.store import Store, Tweet, User
+from xsim.usage import charge_post
 
 router = APIRouter()
 
@@ -187,7 +188,9 @@ async def get_tweet(
 async def post_tweet(
     request: Request, sim: Sim, user: Annotated[User, Depends(user_guard(Endpoint.POST_TWEET))]
 ) -> JSONResponse:
-    tweet = await create_tweet(sim, user, parse_create_body(await request.body()))
+    body = parse_create_body(await request.body())
+    charge_post(sim)
+    tweet = await create_tweet(sim, user, body)
     base = sim.config.public_url or str(request.base_url)
     return JSONResponse(
         created_response_body(tweet),

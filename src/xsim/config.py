@@ -68,6 +68,9 @@ class SimConfig(BaseSettings):
     rate_limits: RateLimits = Field(default_factory=RateLimits)
     window_seconds: int = Field(default=900, ge=1)
     reply_restriction: bool = False
+    #: Posts (tweets and DMs through the API) the app may make before X answers 429
+    #: ``usage-capped`` (Monthly, Product); unset means no cap.
+    post_usage_cap: int | None = Field(default=None, ge=0)
     #: Seconds of silence after which the filtered stream sends an empty ``\r\n`` keep-alive line.
     stream_keepalive_seconds: float = Field(default=20.0, gt=0, le=300)
     #: Filtered-stream rules the app may hold, and the longest rule value (characters).

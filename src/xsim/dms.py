@@ -54,6 +54,7 @@ from xsim.store import (
     User,
     one_to_one_conversation_id,
 )
+from xsim.usage import charge_post
 
 router = APIRouter()
 sim_router = APIRouter(prefix="/_sim")
@@ -159,6 +160,8 @@ async def send_dm(
     source_app_id: str | None = None,
 ) -> tuple[DmConversation, DmEvent]:
     """Store a DM by X's rules, or raise the ``ApiError`` X would answer with."""
+    if source_app_id is not None:  # sent through the API by an app, not typed on the page
+        charge_post(sim)
     try:
         return await sim.store.send_dm(
             sender=sender,

@@ -43,6 +43,8 @@ class Simulator:
         self.nonces = NonceCache()
         self.faults = Faults()
         self.traffic = TrafficGenerator()
+        #: Posts made through the API, counted against ``config.post_usage_cap``.
+        self.posts_made = 0
         #: Filtered stream: the app's rules and its one connection slot (fed by the store).
         self.rules = RuleBook()
         self.stream = StreamHub(self.store, self.rules, self.faults)
@@ -59,6 +61,7 @@ class Simulator:
         self.rate_limiter.reset()
         self.faults.reset()
         await self.traffic.stop()
+        self.posts_made = 0
         self.config = self.initial_config
 
 

@@ -9,6 +9,7 @@ import httpx
 import pytest
 from sqlalchemy import select, update
 
+from haven.alerts.service import USAGE_CAP, open_alerts
 from haven.channels.x.account import XClientPool
 from haven.channels.x.delivery import PrivateMessage, deliver
 from haven.channels.x.poller import poll_dms, poll_mentions
@@ -278,3 +279,38 @@ async def test_reads_and_writes_are_metered_with_an_estimated_spend(
     assert lines["post.create.link"].resources == 1
     assert lines["post.create.link"].spend > 10 * lines["post.create"].spend
     assert report.total_spend == pytest.approx(sum(line.spend for line in report.lines))
+
+
+async def test_a_usage_cap_stops_sending_and_alerts_supervisors(
+    runtime: Runtime, world: World, xsim: httpx.AsyncClient, clients: XClientPool
+) -> None:
+    _, token = await _customer(xsim, "capreached")
+    await _tweet(xsim, token, "is anyone answering?")
+    await _ingest(runtime, clients, world)
+    conversation_id = await _conversation_of(runtime, "capreached")
+    await xsim.post("/_sim/config", json={"post_usage_cap": 0})
+    try:
+        first = await _reply(runtime, world, conversation_id, "We are here.", Visibility.PUBLIC)
+        second = await _reply(runtime, world, conversation_id, "Sent you a DM.", Visibility.PRIVATE)
+        while await send_due(runtime.database, clients):
+            pass
+        async with runtime.database.reader() as session:
+            account = await session.get_one(ChannelAccount, world.account.id)
+            statuses = [(await session.get_one(Message, i)).delivery_status for i in (first, second)]
+            alerts = await open_alerts(session, world.brand.id)
+        assert statuses == [DeliveryStatus.QUEUED, DeliveryStatus.QUEUED]
+        assert account.send_paused_until is not None and account.send_paused_until.day == 1
+        assert [a.kind for a in alerts] == [USAGE_CAP] and "@ExampleBankHelp" in alerts[0].detail
+    finally:
+        await xsim.post("/_sim/config", json={"post_usage_cap": -1})
+    # The period ends: sending resumes where it stopped, nothing lost, nothing failed.
+    async with runtime.database.unit_of_work() as session:
+        await session.execute(
+            update(ChannelAccount).where(ChannelAccount.id == world.account.id).values(send_paused_until=None)
+        )
+        await session.execute(update(OutboxItem).values(next_attempt_at=utcnow()))
+    while await send_due(runtime.database, clients):
+        pass
+    async with runtime.database.reader() as session:
+        statuses = [(await session.get_one(Message, i)).delivery_status for i in (first, second)]
+    assert statuses == [DeliveryStatus.SENT, DeliveryStatus.SENT]

@@ -51,3 +51,19 @@ async def test_bad_plans_are_refused_and_a_run_can_be_stopped(client: httpx.Asyn
     await client.post("/_sim/traffic", json={"prefix": "s", "tweets": 1000, "rate_per_second": 10})
     stopped = await client.delete("/_sim/traffic")
     assert stopped.json()["running"] is False and stopped.json()["tweets_created"] < 1000
+
+
+async def test_a_usage_cap_refuses_posts_past_the_allowance_until_lifted(client: httpx.AsyncClient) -> None:
+    assert (await client.post("/_sim/config", json={"post_usage_cap": 1})).status_code == 200
+    first = await client.post("/2/tweets", json={"text": "one"}, auth=OAuth1())
+    second = await client.post("/2/tweets", json={"text": "two"}, auth=OAuth1())
+    assert first.status_code == 201 and second.status_code == 429
+    problem = second.json()
+    assert problem["type"].endswith("/usage-capped") and problem["period"] == "Monthly"
+    customer = (await client.post("/_sim/users", json={"username": "capped"})).json()
+    dm = await client.post(
+        f"/2/dm_conversations/with/{customer['id']}/messages", json={"text": "hi"}, auth=OAuth1()
+    )
+    assert dm.status_code == 429
+    assert (await client.post("/_sim/config", json={"post_usage_cap": -1})).status_code == 200
+    assert (await client.post("/2/tweets", json={"text": "three"}, auth=OAuth1())).status_code == 201
