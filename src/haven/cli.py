@@ -15,7 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from haven.config import Settings, get_settings
-from haven.kit.errors import HavenError
+from haven.kit.errors import HavenError, NotFound
 from haven.migrate import upgrade
 from haven.models import Agent, Brand, Role
 from haven.runtime import Runtime
@@ -288,3 +288,47 @@ def webhook_remove(
 
     _x_admin(work)
     console.print(f"[green]Webhook {webhook_id} removed.[/]")
+
+
+@x_app.command("usage")
+def x_usage(
+    days: Annotated[int, typer.Option(min=1, max=366, help="How many UTC days back, today included.")] = 30,
+    brand: Annotated[str | None, typer.Option(help="The brand's slug (default: every brand).")] = None,
+) -> None:
+    """Reads and writes per X account and operation, with the spend they are estimated to cost."""
+    from datetime import timedelta
+
+    from rich.table import Table
+    from sqlalchemy import select
+
+    from haven.kit.clock import utcnow
+    from haven.models import Brand
+    from haven.usage import service as usage
+
+    since = utcnow().date() - timedelta(days=days - 1)
+
+    async def work(runtime: Runtime, session: AsyncSession) -> list[tuple[Brand, usage.UsageReport]]:
+        query = select(Brand).order_by(Brand.slug)
+        if brand is not None:
+            query = query.where(Brand.slug == brand)
+        brands = (await session.scalars(query)).all()
+        if not brands:
+            raise NotFound(f"no brand {brand!r}" if brand else "no brands yet")
+        prices = runtime.settings.x_prices
+        return [(b, await usage.report(session, brand_id=b.id, since=since, prices=prices)) for b in brands]
+
+    for found, report in _x_admin(work):
+        table = Table(title=f"{found.name}: X API usage since {since:%Y-%m-%d} (UTC)")
+        for column in ("account", "operation", "requests", "billed items", "US$ each", "estimated US$"):
+            table.add_column(column, justify="left" if column in ("account", "operation") else "right")
+        for line in report.lines:
+            table.add_row(
+                f"@{line.handle}",
+                line.operation,
+                str(line.requests),
+                str(line.resources),
+                f"{line.unit_price:.3f}",
+                f"{line.spend:.2f}",
+            )
+        table.add_row("", "total", "", "", "", f"{report.total_spend:.2f}", style="bold")
+        console.print(table)

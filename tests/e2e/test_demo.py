@@ -8,7 +8,7 @@ from pathlib import Path
 import httpx
 from sqlalchemy import func, select
 
-from haven.demo.scenario import CUSTOMERS, Scenario
+from haven.demo.scenario import CUSTOMERS, DIRECT_MESSAGES, Scenario
 from haven.demo.seed import seed_demo
 from haven.models import Agent, ApiToken, ChannelAccount
 from haven.runtime import Runtime
@@ -48,14 +48,18 @@ async def test_simulated_customers_tweet_at_the_brand(stack: Stack) -> None:
     try:
         await scenario.setup()
         await scenario.setup()  # a second demo run finds its customers already there
-        for _ in range(12):
+        for _ in range(20):
             await scenario.post_one()
     finally:
         await scenario.aclose()
     async with httpx.AsyncClient(base_url=stack.xsim_url) as xsim:
-        tweets = []
+        tweets, dms = [], []
         for username, _ in CUSTOMERS:
             tweets += (await xsim.get("/_sim/tweets", params={"author": username})).json()["tweets"]
-    assert len(tweets) >= 10  # a repeated text may be refused as a duplicate, as X would
+            events = (await xsim.get("/_sim/dms", params={"participant": username})).json()["dm_events"]
+            dms += [e for e in events if e["sender_username"] == username]
+    # A repeated text may be refused as a duplicate, as X would; some customers move to DMs.
+    assert len(tweets) >= 10 and len(tweets) + len(dms) >= 14
+    assert dms and all(e["text"] in DIRECT_MESSAGES for e in dms)
     assert all(t["text"].startswith("@ExampleBankHelp ") for t in tweets)
     assert any(t["in_reply_to_tweet_id"] for t in tweets)

@@ -99,3 +99,30 @@ def test_unknown_role_is_refused(cli_database: str) -> None:
         input="x" * 12 + "\n" + "x" * 12 + "\n",
     )
     assert result.exit_code == 2
+
+
+async def _metered_world(url: str) -> None:
+    from haven.usage import service as usage
+    from tests.factories import make_world
+
+    runtime = Runtime.build(make_settings(url))
+    try:
+        world = await make_world(runtime, tag="usage")
+        async with runtime.database.unit_of_work() as session:
+            await usage.flush(session, world.account.id, {"post.read": (2, 200), "dm.create": (1, 1)})
+    finally:
+        await runtime.close()
+
+
+def test_x_usage_prints_reads_writes_and_estimated_spend(cli_database: str) -> None:
+    assert runner.invoke(app, ["migrate"]).exit_code == 0
+    asyncio.run(_metered_world(cli_database))
+    result = runner.invoke(
+        app, ["x", "usage", "--days", "7", "--brand", "bank-usage"], env={"COLUMNS": "160"}
+    )
+    assert result.exit_code == 0, result.output
+    # 200 posts read at 0.005 and one DM at 0.015: 1.015, shown to the cent.
+    assert "post.read" in result.output and "dm.create" in result.output and "1.01 " in result.output
+    unknown = runner.invoke(app, ["x", "usage", "--brand", "nope"])
+    assert unknown.exit_code == 1 and "no brand" in unknown.output
+    assert runner.invoke(app, ["x", "usage", "--days", "0"]).exit_code != 0

@@ -370,7 +370,7 @@ async def test_a_disconnect_is_followed_by_a_reconnect_that_loses_nothing(
         after = await xsim.post("jo", "@ExampleBankHelp after the reconnect")
         await until_stored(runtime, world.account.id, {before, *during, after})
         assert consumer.status.disconnects == 1
-    assert consumer.status.backfill_requests == [1]
+    assert consumer.status.backfill_requests == [1, 1]  # a first start, then a short gap
     assert consumer.status.delays == [0.5]
     # The lossless path agrees: polling mentions finds nothing the stream had not stored already.
     stream_ids = await stored_ids(runtime, world.account.id)
@@ -392,7 +392,8 @@ async def test_a_new_run_asks_x_to_replay_what_it_missed_since_the_stored_checkp
     async with running(first):
         before = await xsim.post("mo", "@ExampleBankHelp before the crash")
         await until_stored(runtime, world.account.id, {before})
-    assert first.status.backfill_requests == []  # no checkpoint yet: nothing to replay
+    # Nothing said how long the stream had been away: all the configured backfill was asked for.
+    assert first.status.backfill_requests == [2]
     async with runtime.database.reader() as session:
         checkpoint = await read_cursor(session, world.account.id, STREAM)
     assert checkpoint is not None
@@ -402,6 +403,7 @@ async def test_a_new_run_asks_x_to_replay_what_it_missed_since_the_stored_checkp
     second = StreamConsumer(runtime.database, await app_of(runtime), options)
     async with running(second):
         await until_stored(runtime, world.account.id, missed)
+    # The stored checkpoint says a second ago: one minute (not the two configured) covers it.
     assert second.status.backfill_requests == [1]
 
 

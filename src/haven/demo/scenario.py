@@ -47,6 +47,12 @@ OPENERS = (
     "I got a text saying my account is locked and to click a link. is that really you?",
 )
 
+DIRECT_MESSAGES = (
+    "Following up in private as you asked: it's about the card ending in my usual one",
+    "DMing you instead, don't want to post my details publicly",
+    "here is the private message you asked for, what do you need from me?",
+)
+
 FOLLOW_UPS = (
     "any update on this?",
     "still waiting for an answer here",
@@ -92,6 +98,9 @@ class Scenario:
     async def post_one(self) -> None:
         customer = self._random.choice(self._customers)
         body: dict[str, object]
+        if customer.threads and self._random.random() < 0.15:
+            await self._dm(customer, self._random.choice(DIRECT_MESSAGES))
+            return
         if customer.threads and self._random.random() < 0.3:
             text = f"@{self._brand} {self._random.choice(FOLLOW_UPS)}"
             body = {"text": text, "reply": {"in_reply_to_tweet_id": customer.threads[-1]}}
@@ -106,6 +115,18 @@ class Scenario:
         else:
             # A duplicate text (403) is what X would answer too; the next round says something else.
             log.debug("scenario post answered %s", response.status_code)
+
+    async def _dm(self, customer: _Customer, text: str) -> None:
+        """A customer who tweeted moves to DMs, as banks ask them to."""
+        brand = await self._http.get(f"/_sim/users/{self._brand}")
+        brand.raise_for_status()
+        response = await self._http.post(
+            f"/2/dm_conversations/with/{brand.json()['id']}/messages",
+            json={"text": text},
+            headers={"Authorization": f"Bearer {customer.token}"},
+        )
+        if response.status_code != 201:
+            log.debug("scenario DM answered %s", response.status_code)
 
     async def run(self) -> None:
         await self.setup()

@@ -14,7 +14,9 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from haven.agents.service import create_agent
+from haven.channels.base import Trigger
 from haven.channels.x.client import XCredentials
+from haven.channels.x.settings import IngestPaths, XAccountSettings
 from haven.channels.x.setup import connect_x_account, whoami
 from haven.models import Agent, ApiToken, Brand, Role, Team
 from haven.runtime import Runtime
@@ -25,6 +27,14 @@ BRAND_SLUG = "example-bank"
 BRAND_NAME = "Example Bank"
 BRAND_HANDLE = "ExampleBankHelp"
 BRAND_WEB = "https://bank.example"
+#: The demo listens every way xsim speaks but webhooks (which need a public URL; see
+#: `haven x webhook register`): the stream for speed, mentions polling as the safety net, DMs.
+DEMO_X_SETTINGS = XAccountSettings(
+    ingest=IngestPaths(mentions=True, search=False, stream=True, webhooks=False, dms=True),
+    keyword_queries=["Example Bank"],
+    open_on=frozenset({Trigger.MENTION, Trigger.REPLY, Trigger.KEYWORD, Trigger.DIRECT_MESSAGE}),
+)
+
 DEMO_AGENTS = (
     ("alex@bank.example", "Alex Agent", Role.AGENT),
     ("sam@bank.example", "Sam Supervisor", Role.SUPERVISOR),
@@ -104,7 +114,7 @@ async def seed_demo(
     async with runtime.database.unit_of_work() as session:
         brand = await _brand(session)
         team = await _team(session, brand)
-        await connect_x_account(
+        account = await connect_x_account(
             session,
             runtime.cipher,
             brand_id=brand.id,
@@ -112,6 +122,8 @@ async def seed_demo(
             credentials=credentials,
             user=user,
         )
+        if not account.settings:
+            account.settings = DEMO_X_SETTINGS.model_dump(mode="json")
         demo_agents: list[Agent] = []
         for email, name, role in DEMO_AGENTS:
             password = known.get(email) or secrets.token_urlsafe(12)

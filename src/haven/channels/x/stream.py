@@ -615,12 +615,18 @@ class StreamConsumer:
             await asyncio.sleep(delay)
 
     def _backfill_minutes(self) -> int:
-        """Minutes to ask X to replay: enough to cover the gap since the stream was last alive (in
-        this process, or in the run before it, from the stored checkpoint), if that is recent."""
+        """Minutes to ask X to replay (never more than configured).
+
+        When the stream was last alive is known — in this process, or from the checkpoint a former
+        run stored — enough to cover the gap if it is shorter than five minutes, else none (a longer
+        gap is polling's to fill). When nothing says (a first start), all that is configured.
+        """
         wanted = min(self._options.backfill_minutes, MAX_BACKFILL_MINUTES)
         alive = self._last_alive if self._last_alive is not None else self._resume_after
-        if wanted <= 0 or alive is None:
+        if wanted <= 0:
             return 0
+        if alive is None:
+            return wanted
         gap = time.time() - alive
         if gap >= BACKFILL_WITHIN_SECONDS:
             return 0
