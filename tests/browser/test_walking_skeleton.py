@@ -91,3 +91,56 @@ async def test_wrong_password_shows_an_error_and_no_session(stack: Stack, browse
     await expect(page.locator("#login-error")).to_have_text("Wrong e-mail or password.")
     await page.goto(f"{stack.haven_url}/inbox")
     await expect(page).to_have_url(f"{stack.haven_url}/login")
+
+
+async def test_a_customers_dm_joins_their_thread_and_the_agent_answers_privately(
+    stack: Stack, browser: Browser
+) -> None:
+    """The composer makes the audience explicit; a private answer reaches the customer as a DM and
+    never appears on their public timeline."""
+    dialogs: list[str] = []
+    agent = stack.demo.agents[0]
+    username = f"p_{uuid.uuid4().hex[:8]}"
+
+    customer = await (await browser.new_context()).new_page()
+    _no_dialogs(customer, dialogs)
+    await customer.goto(stack.xsim_url)
+    await customer.fill("#new-user-name", username)
+    await customer.fill("#new-user-display-name", "Private Customer")
+    await customer.click("#create-user")
+    await customer.fill("#compose-text", "@ExampleBankHelp someone took money from my account")
+    await customer.click("#compose-send")
+    await expect(customer.locator(f'.tweet[data-author="{username}"]').first).to_be_visible()
+    await customer.fill("#dm-text", "It was 250 on Tuesday, I did not make that payment")
+    await customer.click("#dm-send")
+    await expect(customer.locator(f".dm[data-sender='{username}']")).to_be_visible()
+
+    console = await (await browser.new_context()).new_page()
+    _no_dialogs(console, dialogs)
+    await console.goto(f"{stack.haven_url}/login")
+    await console.fill("#login-email", agent.email)
+    await console.fill("#login-password", agent.password)
+    await console.click("#login-submit")
+    row = console.locator(".inbox-row", has_text=f"@{username}")
+    await expect(row).to_be_visible(timeout=10_000)
+    await row.locator("a").click()
+    # One timeline: the public tweet and the DM, each marked with its audience.
+    await expect(console.locator(".message.inbound.private .text")).to_have_text(
+        "It was 250 on Tuesday, I did not make that payment", timeout=10_000
+    )
+    await expect(console.locator(".message.inbound.public")).to_have_count(1)
+
+    await console.check("#visibility-private")
+    await expect(console.locator("#composer.is-private")).to_be_visible()
+    await console.fill("#reply-text", "Thank you. We have blocked the card; a colleague will call you today.")
+    await expect(console.locator("#reply-count")).to_have_text("69 / 10000")
+    await console.click("#reply-send")
+    outbound = console.locator(".message.outbound.private").last
+    await expect(outbound.locator(".delivery-status")).to_contain_text("sent", timeout=10_000)
+
+    answer = customer.locator(".dm.from-brand")
+    await expect(answer).to_contain_text("We have blocked the card", timeout=10_000)
+    await expect(customer.locator(".tweet.from-brand", has_text="We have blocked the card")).to_have_count(0)
+    SCREENSHOTS.mkdir(exist_ok=True)
+    await console.screenshot(path=SCREENSHOTS / "console-private-reply.png", full_page=True)
+    assert dialogs == []
