@@ -45,8 +45,9 @@ class Settings(BaseSettings):
     #: Filtered stream: seconds without a byte (X sends a keep-alive every 20 s) after which the
     #: connection counts as dead and is reopened.
     stream_read_timeout_seconds: float = Field(default=21.0, gt=0)
-    #: Filtered stream: minutes of posts to ask X to replay after a disconnect shorter than five
-    #: minutes (0–5; only some X tiers allow it, so 0 by default: mentions polling fills the gap).
+    #: Filtered stream: at most this many minutes of posts to ask X to replay after a disconnect
+    #: shorter than five minutes (across restarts too) or on a first start (0–5; only some X tiers
+    #: allow it, so 0 by default: mentions polling fills the gap).
     stream_backfill_minutes: int = Field(default=0, ge=0, le=5)
     #: Filtered stream: multiplies X's prescribed reconnect delays (tests shrink them; below 1
     #: reconnects faster than X allows).

@@ -30,7 +30,7 @@ from haven.channels.x.stream import (
 from haven.demo.seed import demo_x_credentials
 from haven.inbound.pipeline import process_pending
 from haven.inbound.store import read_cursor, store_raw_events
-from haven.models import ChannelAccount, Conversation, InboundEvent, Message
+from haven.models import ApiUsage, ChannelAccount, Conversation, InboundEvent, Message
 from haven.runtime import Runtime
 from haven.workers.runner import Workers
 from tests.factories import World, make_world, next_id, tweet_event
@@ -252,7 +252,18 @@ async def test_a_streamed_post_is_stored_for_each_matching_account_and_becomes_a
     await process_pending(runtime.database)
     async with runtime.database.reader() as session:
         message = await session.scalar(select(Message).where(Message.external_id == mention))
+        billed = dict(
+            (
+                await session.execute(
+                    select(ApiUsage.channel_account_id, ApiUsage.resources).where(
+                        ApiUsage.operation == "post.read"
+                    )
+                )
+            ).all()
+        )
     assert message is not None and message.text == "@ExampleBankHelp my card was swallowed by the ATM"
+    # Each streamed post is billed once, to the lowest-numbered account it matched.
+    assert billed == {world.account.id: 3}
 
 
 async def test_duplicated_lines_end_as_one_message(runtime: Runtime, world: World, xsim: Xsim) -> None:
@@ -370,8 +381,8 @@ async def test_a_disconnect_is_followed_by_a_reconnect_that_loses_nothing(
         after = await xsim.post("jo", "@ExampleBankHelp after the reconnect")
         await until_stored(runtime, world.account.id, {before, *during, after})
         assert consumer.status.disconnects == 1
-    assert consumer.status.backfill_requests == [1, 1]  # a first start, then a short gap
-    assert consumer.status.delays == [0.5]
+    assert list(consumer.status.backfill_requests) == [1, 1]  # a first start, then a short gap
+    assert list(consumer.status.delays) == [0.5]
     # The lossless path agrees: polling mentions finds nothing the stream had not stored already.
     stream_ids = await stored_ids(runtime, world.account.id)
     client = XClient(world.account.api_base_url, xsim.credentials)
@@ -393,7 +404,7 @@ async def test_a_new_run_asks_x_to_replay_what_it_missed_since_the_stored_checkp
         before = await xsim.post("mo", "@ExampleBankHelp before the crash")
         await until_stored(runtime, world.account.id, {before})
     # Nothing said how long the stream had been away: all the configured backfill was asked for.
-    assert first.status.backfill_requests == [2]
+    assert list(first.status.backfill_requests) == [2]
     async with runtime.database.reader() as session:
         checkpoint = await read_cursor(session, world.account.id, STREAM)
     assert checkpoint is not None
@@ -404,7 +415,7 @@ async def test_a_new_run_asks_x_to_replay_what_it_missed_since_the_stored_checkp
     async with running(second):
         await until_stored(runtime, world.account.id, missed)
     # The stored checkpoint says a second ago: one minute (not the two configured) covers it.
-    assert second.status.backfill_requests == [1]
+    assert list(second.status.backfill_requests) == [1]
 
 
 async def test_a_second_connection_gets_429_and_backs_off_until_the_slot_is_free(

@@ -24,12 +24,16 @@ and the consumer key of their decrypted credentials — and holds one connection
 
 How the stream and mentions polling combine: the stream is the fast path (a post is in the console
 within a second), polling is the lossless one. X does not replay what a connection missed, except
-for ``backfill_minutes`` (0–5, some tiers only), which the consumer requests on a reconnect after
-a disconnect shorter than five minutes when ``HAVEN_STREAM_BACKFILL_MINUTES`` is set. Keep
-``ingest.mentions`` on next to ``ingest.stream``: polling walks the mentions from its cursor, so
-whatever the stream dropped — a long outage, a tier without backfill, lines in flight when a
-socket died — arrives a poll interval later, and whatever both paths delivered is stored once.
-Keyword matches have no such safety net in mentions polling; ``ingest.search`` provides it.
+for ``backfill_minutes`` (0–5, some tiers only), which the consumer requests when
+``HAVEN_STREAM_BACKFILL_MINUTES`` is set: after a disconnect shorter than five minutes, enough to
+cover the gap; on a first start, when nothing says how long the stream was away, all that is
+configured. The gap is known across restarts too: with its batches the consumer records, in
+``channel_cursor`` (stream ``"stream"``, position = an ISO time) and in the same transaction, up to
+when it has committed what it read. Keep ``ingest.mentions`` on next to ``ingest.stream``: polling
+walks the mentions from its cursor, so whatever the stream dropped — a long outage, a tier without
+backfill, lines in flight when a socket died — arrives a poll interval later, and whatever both
+paths delivered is stored once. Keyword matches have no such safety net in mentions polling;
+``ingest.search`` provides it.
 """
 
 from __future__ import annotations
@@ -41,6 +45,7 @@ import logging
 import math
 import re
 import time
+from collections import deque
 from collections.abc import AsyncIterator, Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -53,12 +58,14 @@ from haven.channels.x.account import open_credentials
 from haven.channels.x.client import XApiError, XClient, XCredentials
 from haven.channels.x.parse import RAW_FORMAT, RawEvent, envelope, invalid_event
 from haven.channels.x.settings import account_settings, mention_rule, search_query
+from haven.channels.x.usage import POST_READ
 from haven.config import Settings
 from haven.db import Database
 from haven.inbound.store import store_raw_events, write_cursor
 from haven.kit.clock import utcnow
 from haven.models import ChannelAccount, ChannelCursor, ChannelKind
 from haven.security.crypto import FieldCipher
+from haven.usage import service as usage
 
 log = logging.getLogger(__name__)
 
@@ -84,6 +91,8 @@ QUEUE_SIZE = 10_000
 #: ``channel_cursor`` row per account (stream ``"stream"``, position = an ISO time), written in the
 #: same transaction as the events; after a restart it tells how much backfill to ask for.
 CHECKPOINT_SECONDS = 1.0
+#: How many recent reconnect delays and backfill requests a consumer's status keeps.
+STATUS_HISTORY = 50
 
 
 # --- Reconnect backoff -------------------------------------------------------------------------------
@@ -485,8 +494,9 @@ class StreamStatus:
     rule_syncs: int = 0
     last_error: str | None = None
     last_status: int | None = None
-    delays: list[float] = field(default_factory=list)
-    backfill_requests: list[int] = field(default_factory=list)
+    #: The latest reconnect delays and backfill requests, oldest first.
+    delays: deque[float] = field(default_factory=lambda: deque(maxlen=STATUS_HISTORY))
+    backfill_requests: deque[int] = field(default_factory=lambda: deque(maxlen=STATUS_HISTORY))
     #: Set when the consumer gave up (401/403): it stays stopped until its configuration changes.
     stopped: str | None = None
 
@@ -752,10 +762,25 @@ class StreamConsumer:
                 grouped.setdefault(account_id, {}).setdefault(line.event.external_id, line.event)
         return {account_id: list(events.values()) for account_id, events in sorted(grouped.items())}
 
+    @staticmethod
+    def _billed(grouped: Mapping[int, list[RawEvent]]) -> dict[int, int]:
+        """Posts X bills for, per account: each post once, to the lowest-numbered account it matched
+        (the stream is the app's, but spend is reported per account)."""
+        billed: dict[int, int] = {}
+        seen: set[str] = set()
+        for account_id in sorted(grouped):
+            fresh = {e.external_id for e in grouped[account_id] if not e.error} - seen
+            seen |= fresh
+            if fresh:
+                billed[account_id] = len(fresh)
+        return billed
+
     async def _store(self, batch: Sequence[_Queued]) -> None:
         """Store a batch in one transaction, with the checkpoint when one is due (at most every
-        ``CHECKPOINT_SECONDS``): everything read until the batch's last line is then committed."""
+        ``CHECKPOINT_SECONDS``): everything read until the batch's last line is then committed.
+        The posts read are metered in the same transaction."""
         grouped = self._by_account(batch)
+        billed = self._billed(grouped)
         read_until = batch[-1].read_at
         checkpoint = read_until - self._checkpoint_written >= CHECKPOINT_SECONDS
         if not grouped and not checkpoint:
@@ -766,6 +791,8 @@ class StreamConsumer:
                 async with self._database.unit_of_work() as session:
                     for account_id, events in grouped.items():
                         await store_raw_events(session, account_id, STREAM, events)
+                    for account_id, posts in billed.items():
+                        await usage.flush(session, account_id, {POST_READ: (0, posts)})
                     if checkpoint:
                         for account in self._app.accounts:
                             await write_cursor(session, account.id, STREAM, position)
