@@ -7,17 +7,22 @@ without workers, and a separate `haven worker` process, their events travelling 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
 import pytest
 
 from haven.channels.x.client import XCredentials
 from haven.demo.seed import DemoCredentials, demo_x_credentials, seed_demo
 from haven.runtime import Runtime
 from tests.conftest import make_settings
+from tests.factories import World, make_world
 from tests.support import REDIS_URL, ServerProcess, drop_database, free_port, new_database
+
+#: The brand's X user id in xsim (its default ``brand_user_id``).
+BRAND_ID = "1500000000000000001"
 
 
 @dataclass
@@ -100,3 +105,18 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         for process in reversed(processes):
             process.stop()
         drop_database(database_url)
+
+
+@pytest.fixture
+async def xsim(stack: Stack) -> AsyncIterator[httpx.AsyncClient]:
+    """An HTTP client of the session's xsim (its `/_sim` controls and the API as a customer)."""
+    async with httpx.AsyncClient(base_url=stack.xsim_url, timeout=10) as client:
+        yield client
+
+
+@pytest.fixture
+async def world(runtime: Runtime, stack: Stack, empty_database: None) -> World:
+    """This test's own brand and database, its X account pointed at the session's xsim brand."""
+    return await make_world(
+        runtime, api_base_url=stack.xsim_url, credentials=stack.credentials, brand_user_id=BRAND_ID
+    )

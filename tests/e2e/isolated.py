@@ -13,9 +13,10 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from sqlalchemy import func, select
 
 from haven.demo.seed import demo_x_credentials
-from haven.models import ChannelAccount
+from haven.models import ChannelAccount, Direction, Message, Visibility
 from haven.runtime import Runtime
 from tests.conftest import make_settings
 from tests.factories import World, make_world
@@ -125,3 +126,19 @@ async def traffic_done(xsim: httpx.AsyncClient, *, within: float = 120.0) -> dic
             return status
         await asyncio.sleep(0.1)
     raise AssertionError("xsim's traffic run did not finish")
+
+
+async def inbound_counts(runtime: Runtime) -> tuple[int, int, int]:
+    """Inbound public messages, inbound private messages, and distinct external ids among them all."""
+    async with runtime.database.reader() as session:
+        rows = (
+            await session.execute(
+                select(Message.visibility, func.count(), func.count(func.distinct(Message.external_id)))
+                .where(Message.direction == Direction.INBOUND)
+                .group_by(Message.visibility)
+            )
+        ).all()
+    counts = {visibility: (total, distinct) for visibility, total, distinct in rows}
+    public, public_distinct = counts.get(Visibility.PUBLIC, (0, 0))
+    private, private_distinct = counts.get(Visibility.PRIVATE, (0, 0))
+    return public, private, public_distinct + private_distinct

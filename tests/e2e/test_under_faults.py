@@ -9,13 +9,13 @@ from dataclasses import dataclass
 
 import httpx
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from haven.channels.x import webhook_admin
-from haven.models import ChannelAccount, Direction, Message, Visibility
+from haven.models import ChannelAccount
 from haven.runtime import Runtime
 from tests.conftest import make_settings
-from tests.e2e.isolated import haven_env, seed_world, start_xsim, traffic_done
+from tests.e2e.isolated import haven_env, inbound_counts, seed_world, start_xsim, traffic_done
 from tests.support import ServerProcess, drop_database, free_port, new_database
 
 TWEETS = 5_000
@@ -79,22 +79,6 @@ async def reader(faulty_stack: FaultyStack) -> AsyncIterator[Runtime]:
     await runtime.close()
 
 
-async def _stored(runtime: Runtime) -> tuple[int, int, int]:
-    """Inbound public messages, inbound private messages, and distinct external ids among them."""
-    async with runtime.database.reader() as session:
-        rows = (
-            await session.execute(
-                select(Message.visibility, func.count(), func.count(func.distinct(Message.external_id)))
-                .where(Message.direction == Direction.INBOUND)
-                .group_by(Message.visibility)
-            )
-        ).all()
-    counts = {visibility: (total, distinct) for visibility, total, distinct in rows}
-    public, public_distinct = counts.get(Visibility.PUBLIC, (0, 0))
-    private, private_distinct = counts.get(Visibility.PRIVATE, (0, 0))
-    return public, private, public_distinct + private_distinct
-
-
 async def test_every_post_and_dm_arrives_exactly_once_while_x_misbehaves(
     faulty_stack: FaultyStack, reader: Runtime
 ) -> None:
@@ -114,13 +98,13 @@ async def test_every_post_and_dm_arrives_exactly_once_while_x_misbehaves(
         await traffic_done(xsim)
 
         deadline = asyncio.get_running_loop().time() + 180
-        while (stored := await _stored(reader))[:2] != (TWEETS, DMS):
+        while (stored := await inbound_counts(reader))[:2] != (TWEETS, DMS):
             assert stored[0] <= TWEETS and stored[1] <= DMS, f"more messages than posts: {stored}"
             assert asyncio.get_running_loop().time() < deadline, f"stored {stored} of {(TWEETS, DMS)}"
             await asyncio.sleep(0.5)
         # Late duplicates and reordered lines still in flight must not add anything.
         await asyncio.sleep(3)
-        assert await _stored(reader) == (TWEETS, DMS, TWEETS + DMS)
+        assert await inbound_counts(reader) == (TWEETS, DMS, TWEETS + DMS)
         injected = (await xsim.get("/_sim/faults")).json()["counts"]
         webhooks = (await xsim.get("/_sim/webhooks")).json()
         await xsim.delete("/_sim/faults")

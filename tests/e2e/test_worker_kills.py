@@ -12,15 +12,23 @@ from pathlib import Path
 
 import httpx
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from haven.conversations.repository import access_conversation
 from haven.kit.actor import Actor
 from haven.messages.service import send_reply
-from haven.models import Conversation, DeliveryStatus, Direction, InboundEvent, Message, Visibility
+from haven.models import Conversation, DeliveryStatus, InboundEvent, Message, Visibility
 from haven.runtime import Runtime
 from tests.conftest import make_settings
-from tests.e2e.isolated import BRAND_ID, Worker, haven_env, seed_world, start_xsim, traffic_done
+from tests.e2e.isolated import (
+    BRAND_ID,
+    Worker,
+    haven_env,
+    inbound_counts,
+    seed_world,
+    start_xsim,
+    traffic_done,
+)
 from tests.factories import World
 from tests.support import ServerProcess, drop_database, new_database
 
@@ -80,21 +88,6 @@ async def _kill_at_random(worker: Worker, rng: random.Random, *, kills: int, low
         worker.start()
 
 
-async def _inbound_counts(runtime: Runtime) -> tuple[int, int, int]:
-    async with runtime.database.reader() as session:
-        rows = (
-            await session.execute(
-                select(Message.visibility, func.count(), func.count(func.distinct(Message.external_id)))
-                .where(Message.direction == Direction.INBOUND)
-                .group_by(Message.visibility)
-            )
-        ).all()
-    counts = {visibility: (total, distinct) for visibility, total, distinct in rows}
-    public, public_distinct = counts.get(Visibility.PUBLIC, (0, 0))
-    private, private_distinct = counts.get(Visibility.PRIVATE, (0, 0))
-    return public, private, public_distinct + private_distinct
-
-
 async def test_killed_during_ingest_it_loses_no_post(crash_stack: CrashStack, runtime_for: Runtime) -> None:
     rng = random.Random(20261121)
     crash_stack.worker.start()
@@ -105,14 +98,14 @@ async def test_killed_during_ingest_it_loses_no_post(crash_stack: CrashStack, ru
         await traffic_done(xsim)
     assert crash_stack.worker.kills == KILLS
     deadline = asyncio.get_running_loop().time() + 120
-    while (counts := await _inbound_counts(runtime_for))[:2] != (TWEETS, DMS):
+    while (counts := await inbound_counts(runtime_for))[:2] != (TWEETS, DMS):
         assert counts[0] <= TWEETS and counts[1] <= DMS, counts
         if asyncio.get_running_loop().time() > deadline:
             raise AssertionError(
                 f"stored {counts} of {(TWEETS, DMS)}; {await _explain(crash_stack, runtime_for)}"
             )
         await asyncio.sleep(0.5)
-    assert await _inbound_counts(runtime_for) == (TWEETS, DMS, TWEETS + DMS)
+    assert await inbound_counts(runtime_for) == (TWEETS, DMS, TWEETS + DMS)
 
 
 async def _explain(crash_stack: CrashStack, runtime: Runtime) -> str:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import httpx
 import pytest
 from sqlalchemy import func, select, update
@@ -20,22 +18,7 @@ from haven.models import Conversation, DeliveryStatus, Message, OutboxItem, Visi
 from haven.runtime import Runtime
 from haven.workers.outbox import send_due
 from tests.e2e.conftest import Stack
-from tests.factories import World, make_world
-
-BRAND_ID = "1500000000000000001"
-
-
-@pytest.fixture
-async def world(runtime: Runtime, stack: Stack, empty_database: None) -> World:
-    return await make_world(
-        runtime, api_base_url=stack.xsim_url, credentials=stack.credentials, brand_user_id=BRAND_ID
-    )
-
-
-@pytest.fixture
-async def xsim(stack: Stack) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(base_url=stack.xsim_url, timeout=10) as client:
-        yield client
+from tests.factories import World
 
 
 async def _customers(xsim: httpx.AsyncClient, count: int, prefix: str) -> list[str]:

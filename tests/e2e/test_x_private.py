@@ -31,23 +31,8 @@ from haven.models import (
 from haven.runtime import Runtime
 from haven.usage import service as usage
 from haven.workers.outbox import send_due
-from tests.e2e.conftest import Stack
-from tests.factories import World, make_world
-
-BRAND_ID = "1500000000000000001"
-
-
-@pytest.fixture
-async def world(runtime: Runtime, stack: Stack, empty_database: None) -> World:
-    return await make_world(
-        runtime, api_base_url=stack.xsim_url, credentials=stack.credentials, brand_user_id=BRAND_ID
-    )
-
-
-@pytest.fixture
-async def xsim(stack: Stack) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(base_url=stack.xsim_url, timeout=10) as client:
-        yield client
+from tests.e2e.conftest import BRAND_ID
+from tests.factories import World
 
 
 @pytest.fixture
