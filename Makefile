@@ -27,5 +27,8 @@ typecheck: $(STAMP)
 
 check: lint typecheck test
 
+bench: $(STAMP)
+	$(BIN)/python bench/ingest.py
+
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

@@ -147,15 +147,18 @@ async def _admin_connection(url: str, database: str) -> Any:
     )
 
 
-async def create_postgres_database(base_url: str) -> str:
-    """A new, empty database on the server of ``base_url``; returns its URL."""
+def new_postgres_url(base_url: str) -> str:
+    """The URL of a database that does not exist yet, on the server of ``base_url``."""
     name = f"haven_bench_{uuid.uuid4().hex[:12]}"
+    return make_url(base_url).set(database=name).render_as_string(hide_password=False)
+
+
+async def create_postgres_database(base_url: str, url: str) -> None:
     connection = await _admin_connection(base_url, make_url(base_url).database or "postgres")
     try:
-        await connection.execute(f'CREATE DATABASE "{name}"')
+        await connection.execute(f'CREATE DATABASE "{make_url(url).database}"')
     finally:
         await connection.close()
-    return make_url(base_url).set(database=name).render_as_string(hide_password=False)
 
 
 async def drop_postgres_database(url: str) -> None:
@@ -179,9 +182,11 @@ class Workspace:
         """A fresh database migrated to the head revision."""
         if self.base_url is None:
             url = f"sqlite+aiosqlite:///{self.directory / f'{label}.db'}"
+            self.databases.append(url)
         else:
-            url = await create_postgres_database(self.base_url)
-        self.databases.append(url)
+            url = new_postgres_url(self.base_url)
+            self.databases.append(url)  # before it exists: an interrupt now still drops it
+            await create_postgres_database(self.base_url, url)
         await asyncio.to_thread(upgrade, url)
         return url
 
@@ -197,6 +202,10 @@ class Workspace:
         return child
 
     def cleanup(self) -> None:
+        # A second Ctrl+C (or SIGTERM) must not cut the cleanup short: haven serve takes a few
+        # seconds to shut down gracefully, and an interrupted cleanup leaves servers and databases.
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(signum, signal.SIG_IGN)
         for child in reversed(self.children):
             child.stop()
         self.children.clear()

@@ -37,6 +37,8 @@ class Settings(BaseSettings):
     cookie_secure: bool = False
     run_workers: bool = True
     poll_interval_seconds: float = Field(default=2.0, gt=0)
+    #: DM reads are scarce on X (15 to 300 per 15 minutes by tier); webhooks bring DMs at once.
+    dm_poll_interval_seconds: float = Field(default=6.0, gt=0)
     outbox_interval_seconds: float = Field(default=1.0, gt=0)
     #: How long a sender's claim on a delivery lasts; a crashed worker's claims wait this long.
     outbox_lease_seconds: float = Field(default=60.0, gt=0)

@@ -62,6 +62,8 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
             "XSIM_BRAND_ACCESS_TOKEN": credentials.access_token,
             "XSIM_BRAND_ACCESS_TOKEN_SECRET": credentials.access_token_secret,
             "XSIM_APP_BEARER_TOKEN": credentials.bearer_token,
+            # One simulated X serves every test and a Haven polling fast: lift the DM read quota.
+            "XSIM_RATE_LIMITS__DM_READ_USER": "100000",
         },
         f"{xsim_url}/_sim/state",
         workdir / "xsim.log",
@@ -74,6 +76,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
             "HAVEN_DATABASE_URL": database_url,
             "HAVEN_PUBLIC_BASE_URL": haven_url,
             "HAVEN_POLL_INTERVAL_SECONDS": "0.3",
+            "HAVEN_DM_POLL_INTERVAL_SECONDS": "1",
             "HAVEN_OUTBOX_INTERVAL_SECONDS": "0.5",
             "HAVEN_LOG_LEVEL": "WARNING",
         }

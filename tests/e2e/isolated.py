@@ -37,6 +37,8 @@ def start_xsim(workdir: Path, **env: str) -> tuple[ServerProcess, str]:
             "XSIM_BRAND_ACCESS_TOKEN": CREDENTIALS.access_token,
             "XSIM_BRAND_ACCESS_TOKEN_SECRET": CREDENTIALS.access_token_secret,
             "XSIM_APP_BEARER_TOKEN": CREDENTIALS.bearer_token,
+            # One simulated X serves every test and a Haven polling fast: lift the DM read quota.
+            "XSIM_RATE_LIMITS__DM_READ_USER": "100000",
             **env,
         },
         f"{url}/_sim/state",
@@ -68,6 +70,7 @@ def haven_env(database_url: str, **extra: str) -> dict[str, str]:
         "HAVEN_DATABASE_URL": database_url,
         "HAVEN_ENVIRONMENT": "test",
         "HAVEN_POLL_INTERVAL_SECONDS": "0.2",
+        "HAVEN_DM_POLL_INTERVAL_SECONDS": "0.5",
         "HAVEN_OUTBOX_INTERVAL_SECONDS": "0.2",
         "HAVEN_STREAM_READ_TIMEOUT_SECONDS": "3",
         "HAVEN_STREAM_BACKOFF_SCALE": "0.01",

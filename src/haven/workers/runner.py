@@ -11,7 +11,7 @@ import contextlib
 import functools
 import logging
 from collections.abc import Awaitable, Callable, Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import httpx
 from sqlalchemy import select
@@ -156,7 +156,12 @@ class Workers:
         except Exception:
             log.exception("polling %s of account %s failed", path, account.id)
             return
-        self._poll_resume_at.pop(key, None)
+        if path == "dms":
+            # X allows few DM reads per window (15 to 300 in 15 minutes by tier): pace them.
+            pause = timedelta(seconds=self._runtime.settings.dm_poll_interval_seconds)
+            self._poll_resume_at[key] = datetime.now(UTC) + pause
+        else:
+            self._poll_resume_at.pop(key, None)
         if result.fetched:
             self._inbound_wakeup.set()
 
