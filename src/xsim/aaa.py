@@ -8,7 +8,7 @@ message reads ``<Reason>: <Details>``, as in X's webhook documentation.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
@@ -16,20 +16,18 @@ from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from xsim.auth import AuthKind, Principal, authenticate
+from xsim.api import app_guard, guard
+from xsim.auth import AuthKind, Principal
 from xsim.errors import (
     JSON,
-    PROBLEMS,
     ApiError,
     invalid_body,
     invalid_parameter,
     invalid_request,
-    too_many_requests,
     unsupported_authentication,
 )
-from xsim.middleware import remember_quota
 from xsim.params import check_id, reject_unknown
-from xsim.ratelimit import Endpoint, limit_for
+from xsim.ratelimit import Endpoint
 from xsim.simulator import Simulator, get_sim
 from xsim.store import User
 from xsim.webhooks import Webhook, WebhookError
@@ -41,54 +39,9 @@ Sim = Annotated[Simulator, Depends(get_sim)]
 WEBHOOK_CONFIG_FIELDS = frozenset({"created_at", "id", "url", "valid"})
 
 
-def app_only_required(principal: Principal) -> ApiError:
-    """403 for user auth on an endpoint that takes the app bearer token only."""
-    scheme = "OAuth 1.0a" if principal.user is not None and principal.user.is_brand else "OAuth 2.0"
-    return ApiError(
-        403,
-        {
-            "title": "Unsupported Authentication",
-            "detail": (
-                f"Authenticating with {scheme} User Context is forbidden for this endpoint.  "
-                "Supported authentication types are [OAuth 2.0 Application-Only]."
-            ),
-            "type": PROBLEMS + "unsupported-authentication",
-            "status": 403,
-        },
-    )
-
-
-def _guard(endpoint: Endpoint, kind: AuthKind) -> Callable[[Request], Awaitable[Principal]]:
-    """Authenticate, insist on ``kind`` of caller, count the request against its quota."""
-
-    async def dependency(request: Request) -> Principal:
-        sim = get_sim(request)
-        principal = await authenticate(
-            request, config=sim.config, store=sim.store, nonces=sim.nonces, now=sim.clock()
-        )
-        if principal.kind is not kind:
-            raise app_only_required(principal) if kind is AuthKind.APP else unsupported_authentication()
-        limit = limit_for(sim.config.rate_limits, endpoint, principal.kind)
-        if limit is None:
-            raise unsupported_authentication()
-        quota = sim.rate_limiter.hit(
-            endpoint,
-            principal.rate_limit_key,
-            limit=limit,
-            window_seconds=sim.config.window_seconds,
-            now=sim.clock(),
-        )
-        remember_quota(request, quota)
-        if quota.exceeded:
-            raise too_many_requests()
-        return principal
-
-    return dependency
-
-
-AppCaller = Annotated[Principal, Depends(_guard(Endpoint.WEBHOOKS, AuthKind.APP))]
-ActivityApp = Annotated[Principal, Depends(_guard(Endpoint.ACCOUNT_ACTIVITY, AuthKind.APP))]
-ActivityUser = Annotated[Principal, Depends(_guard(Endpoint.ACCOUNT_ACTIVITY, AuthKind.USER))]
+AppCaller = Annotated[Principal, Depends(app_guard(Endpoint.WEBHOOKS))]
+ActivityApp = Annotated[Principal, Depends(app_guard(Endpoint.ACCOUNT_ACTIVITY))]
+ActivityUser = Annotated[Principal, Depends(guard(Endpoint.ACCOUNT_ACTIVITY, only=AuthKind.USER))]
 
 
 def refused(error: WebhookError) -> ApiError:

@@ -14,8 +14,9 @@ from urllib.parse import parse_qsl, unquote
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 
-from xsim.auth import Principal, authenticate
+from xsim.auth import AuthKind, Principal, authenticate
 from xsim.errors import (
+    app_only_authentication,
     invalid_parameter,
     legacy,
     resource_not_found,
@@ -53,16 +54,20 @@ _SEARCH_PARAMS = (*_TIMELINE_PARAMS, "query", "next_token", "pagination_token", 
 Sim = Annotated[Simulator, Depends(get_sim)]
 
 
-def guard(endpoint: Endpoint) -> Callable[[Request], Awaitable[Principal]]:
-    """Dependency: authenticate, refuse app auth where it has no limit, count the request."""
+def guard(endpoint: Endpoint, *, only: AuthKind | None = None) -> Callable[[Request], Awaitable[Principal]]:
+    """Dependency: authenticate, refuse a caller the endpoint does not take (``only`` one kind, or
+    app auth where it has no limit), and count the request against the caller's quota."""
 
     async def dependency(request: Request) -> Principal:
         sim = get_sim(request)
         principal = await authenticate(
             request, config=sim.config, store=sim.store, nonces=sim.nonces, now=sim.clock()
         )
+        if only is AuthKind.APP and principal.kind is not AuthKind.APP:
+            brand = principal.user is not None and principal.user.is_brand
+            raise app_only_authentication("OAuth 1.0a User Context" if brand else "OAuth 2.0 User Context")
         limit = limit_for(sim.config.rate_limits, endpoint, principal.kind)
-        if limit is None:
+        if limit is None or (only is not None and principal.kind is not only):
             raise unsupported_authentication()
         quota = sim.rate_limiter.hit(
             endpoint,
@@ -77,6 +82,11 @@ def guard(endpoint: Endpoint) -> Callable[[Request], Awaitable[Principal]]:
         return principal
 
     return dependency
+
+
+def app_guard(endpoint: Endpoint) -> Callable[[Request], Awaitable[Principal]]:
+    """:func:`guard` for endpoints that take the app bearer token only."""
+    return guard(endpoint, only=AuthKind.APP)
 
 
 def user_guard(endpoint: Endpoint) -> Callable[[Request], Awaitable[User]]:

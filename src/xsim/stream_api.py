@@ -10,7 +10,6 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Annotated, Literal
 
@@ -26,23 +25,21 @@ from pydantic import (
     model_validator,
 )
 
-from xsim.auth import AuthKind, Principal, authenticate
+from xsim.api import app_guard
+from xsim.auth import Principal
 from xsim.config import ID_PATTERN
 from xsim.errors import (
     JSON,
     PROBLEMS,
     ApiError,
-    app_only_authentication,
     generic,
     invalid_body,
     invalid_parameter,
     invalid_request,
-    too_many_requests,
 )
-from xsim.middleware import remember_quota
 from xsim.paging import encode_token
 from xsim.params import FIELD_PARAMS, TWEET_EXPANSIONS, check_id, int_in_range, reject_unknown, selection
-from xsim.ratelimit import Endpoint, limit_for
+from xsim.ratelimit import Endpoint
 from xsim.render import iso_time
 from xsim.rules import DeleteOutcome, NewRule
 from xsim.simulator import Simulator, get_sim
@@ -57,33 +54,6 @@ _RULES_GET_PARAMS = ("ids", "max_results", "pagination_token")
 _RULES_POST_PARAMS = ("dry_run", "delete_all")
 _STREAM_PARAMS = (*FIELD_PARAMS, "backfill_minutes")
 _TOKEN = re.compile(r"[0-9a-z]{1,13}")
-
-
-def app_guard(endpoint: Endpoint) -> Callable[[Request], Awaitable[Principal]]:
-    """Dependency for bearer-only endpoints: authenticate, refuse user auth, count the request."""
-
-    async def dependency(request: Request) -> Principal:
-        sim = get_sim(request)
-        principal = await authenticate(
-            request, config=sim.config, store=sim.store, nonces=sim.nonces, now=sim.clock()
-        )
-        limit = limit_for(sim.config.rate_limits, endpoint, principal.kind)
-        if principal.kind is not AuthKind.APP or limit is None:
-            oauth1 = request.headers.get("authorization", "").lower().startswith("oauth ")
-            raise app_only_authentication("OAuth 1.0a User Context" if oauth1 else "OAuth 2.0 User Context")
-        quota = sim.rate_limiter.hit(
-            endpoint,
-            principal.rate_limit_key,
-            limit=limit,
-            window_seconds=sim.config.window_seconds,
-            now=sim.clock(),
-        )
-        remember_quota(request, quota)
-        if quota.exceeded:
-            raise too_many_requests()
-        return principal
-
-    return dependency
 
 
 def _sent(sim: Simulator) -> str:
