@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Iterable
 from datetime import timedelta
 from itertools import islice
 from typing import Annotated, Literal, TypeVar
@@ -35,6 +34,7 @@ from xsim.paging import encode_token
 from xsim.params import (
     OTHER_FIELD_PARAMS,
     check_id,
+    csv_param,
     int_in_range,
     reject_unknown,
     selection,
@@ -268,22 +268,6 @@ def _takes_part(store: Store, user: User, conversation_id: str) -> bool:
     return conversation is not None and user.id in conversation.participant_ids
 
 
-def _csv(params: QueryParams, name: str, allowed: Iterable[str]) -> frozenset[str] | None:
-    raw = params.get(name)
-    if raw is None:
-        return None
-    allowed = frozenset(allowed)
-    values = raw.split(",")
-    for value in values:
-        if value not in allowed:
-            raise invalid_parameter(
-                name,
-                raw,
-                f"The `{name}` query parameter value [{value}] is not one of [{','.join(sorted(allowed))}]",
-            )
-    return frozenset(values)
-
-
 def dm_event_json(event: DmEvent, fields: frozenset[str]) -> JSON:
     """A v2 DM event: ``id``, ``event_type`` and ``text`` always, the rest when asked for."""
     out: JSON = {"id": event.id, "event_type": event.event_type}
@@ -312,7 +296,7 @@ class _DmSelection:
         self.tweet_fields = common.tweet_fields
         self.user_fields = common.user_fields
         self.expansions = common.expansions
-        self.event_fields = _csv(params, "dm_event.fields", DM_EVENT_FIELDS) or frozenset()
+        self.event_fields = csv_param(params, "dm_event.fields", frozenset(DM_EVENT_FIELDS)) or frozenset()
 
 
 def _document(store: Store, events: list[DmEvent], chosen: _DmSelection, data: object) -> JSON:
@@ -350,7 +334,7 @@ def _page(sim: Simulator, params: QueryParams, conversation_ids: set[str] | None
     """One page of the caller's DM events, newest first; ``None`` means all their conversations."""
     reject_unknown(params, _READ_PARAMS)
     chosen = _DmSelection(params)
-    types = _csv(params, "event_types", EVENT_TYPES) or frozenset(EVENT_TYPES)
+    types = csv_param(params, "event_types", frozenset(EVENT_TYPES)) or frozenset(EVENT_TYPES)
     max_results = int_in_range(params, "max_results", 1, 100, 100)
     before: int | None = None
     token = params.get("pagination_token")

@@ -64,7 +64,8 @@ def reject_unknown(params: QueryParams, allowed: Collection[str]) -> None:
         )
 
 
-def _csv(params: QueryParams, name: str, allowed: frozenset[str]) -> frozenset[str]:
+def csv_param(params: QueryParams, name: str, allowed: frozenset[str]) -> frozenset[str]:
+    """A comma-separated parameter's values, each one of ``allowed``; empty when it is absent."""
     raw = params.get(name)
     if raw is None:
         return frozenset()
@@ -81,9 +82,9 @@ def _csv(params: QueryParams, name: str, allowed: frozenset[str]) -> frozenset[s
 
 def selection(params: QueryParams, expansions: frozenset[str]) -> Selection:
     return Selection(
-        tweet_fields=_csv(params, "tweet.fields", TWEET_FIELDS),
-        user_fields=_csv(params, "user.fields", USER_FIELDS),
-        expansions=_csv(params, "expansions", expansions),
+        tweet_fields=csv_param(params, "tweet.fields", TWEET_FIELDS),
+        user_fields=csv_param(params, "user.fields", USER_FIELDS),
+        expansions=csv_param(params, "expansions", expansions),
     )
 
 

@@ -220,7 +220,8 @@ def test_timeout_closes_the_socket_without_a_byte(live: Live) -> None:
         started = time.monotonic()
         sock.sendall(request.encode())
         assert sock.recv(1024) == b""  # end of stream: no status line, nothing at all
-        assert time.monotonic() - started >= 0.3
+        # The server held the request for timeout_seconds (the event loop may wake a hair early).
+        assert time.monotonic() - started >= 0.29
     assert live.counts() == {"timeout": 1}
 
 
