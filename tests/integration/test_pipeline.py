@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from haven.channels.x.parse import RawEvent
 from haven.inbound import pipeline
@@ -13,6 +13,7 @@ from haven.inbound.pipeline import process_pending
 from haven.inbound.store import read_cursor, store_raw_events, write_cursor
 from haven.models import (
     AuditEntry,
+    ChannelAccount,
     Contact,
     Conversation,
     ConversationStatus,
@@ -20,7 +21,7 @@ from haven.models import (
     Message,
 )
 from haven.runtime import Runtime
-from tests.factories import World, next_id, tweet_event
+from tests.factories import World, inbound_conversation, next_id, tweet_event
 
 
 async def _count(runtime: Runtime, model: type) -> int:
@@ -182,3 +183,32 @@ async def test_a_poisonous_event_fails_alone_and_is_parked_after_its_attempts(
     assert poison is not None and poison.processed_at is None
     assert poison.attempts == pipeline.MAX_ATTEMPTS and poison.outcome == "failed: RuntimeError"
     assert (await process_pending(runtime.database)).processed == 0
+
+
+async def test_a_trigger_the_account_excludes_opens_nothing_but_joins_a_known_thread(
+    runtime: Runtime, world: World
+) -> None:
+    known = await inbound_conversation(runtime, world)
+    async with runtime.database.unit_of_work() as session:
+        await session.execute(
+            update(ChannelAccount)
+            .where(ChannelAccount.id == world.account.id)
+            .values(settings={"open_on": ["mention", "reply", "dm"]})
+        )
+        thread = (await session.get_one(Conversation, known)).thread_key
+    # The factory's tweets neither @-mention the brand by id nor answer it: keyword posts.
+    keyword = tweet_event(author_id=next_id(), text="Example Bank app down again?")
+    # A thread Haven already has takes every post, whatever its trigger.
+    follow_up = tweet_event(author_id=next_id(), text="same here", conversation_id=thread)
+    await _store(runtime, world, [keyword, follow_up])
+    await process_pending(runtime.database)
+    async with runtime.database.reader() as session:
+        outcome = await session.scalar(
+            select(InboundEvent.outcome).where(InboundEvent.external_id == keyword.external_id)
+        )
+        opened = await session.scalar(select(Message.id).where(Message.external_id == keyword.external_id))
+        joined = await session.scalar(
+            select(Message.conversation_id).where(Message.external_id == follow_up.external_id)
+        )
+    assert outcome == "ignored: a keyword post does not open a conversation here" and opened is None
+    assert joined == known

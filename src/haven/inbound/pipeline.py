@@ -18,7 +18,7 @@ from haven.channels.x.settings import account_settings
 from haven.db import Database
 from haven.inbound.threads import resolve_thread
 from haven.kit.clock import utcnow
-from haven.messages.service import record_inbound
+from haven.messages.service import NotRecorded, record_inbound
 from haven.models import ChannelAccount, InboundEvent
 
 log = logging.getLogger(__name__)
@@ -65,8 +65,8 @@ async def _process(
     else:
         post = await resolve_thread(session, account, post)
         may_open = post.trigger in account_settings(account).open_on
-        message = await record_inbound(session, account, post, may_open=may_open)
-        if message is None and not may_open:
+        recorded = await record_inbound(session, account, post, may_open=may_open)
+        if recorded is NotRecorded.OPENS_NOTHING:
             event.outcome = f"ignored: a {post.trigger.value} post does not open a conversation here"
     event.attempts += 1
     event.processed_at = utcnow()

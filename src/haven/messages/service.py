@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import enum
 import unicodedata
 
 from sqlalchemy import select
@@ -59,24 +60,28 @@ async def _conversation_for(
     )
 
 
+class NotRecorded(enum.Enum):
+    """Why ``record_inbound`` stored no message."""
+
+    SEEN_BEFORE = "seen before"
+    #: The post would need a new conversation, and the account opens none for its kind of post.
+    OPENS_NOTHING = "opens nothing"
+
+
 async def record_inbound(
     session: AsyncSession, account: ChannelAccount, post: InboundPost, *, may_open: bool = True
-) -> Message | None:
-    """Store a customer's post in its conversation and return it.
-
-    Returns None for a post seen before, and for a post that would need a new conversation when
-    ``may_open`` is false (the account does not open conversations for this kind of post).
-    """
+) -> Message | NotRecorded:
+    """Store a customer's post in its conversation and return it, or say why nothing was stored."""
     existing = await session.scalar(
         select(Message.id).where(
             Message.channel_account_id == account.id, Message.external_id == post.external_id
         )
     )
     if existing is not None:
-        return None
+        return NotRecorded.SEEN_BEFORE
     conversation = await _conversation_for(session, account, post)
     if conversation is None and not may_open:
-        return None
+        return NotRecorded.OPENS_NOTHING
     contact = await contact_for_author(
         session, brand_id=account.brand_id, kind=account.kind, author=post.author
     )
