@@ -9,10 +9,11 @@ from sqlalchemy import select
 
 from haven.alerts.service import open_alerts, resolve_alert
 from haven.channels.x.settings import account_settings
+from haven.kit.actor import Actor
 from haven.kit.clock import utcnow
 from haven.models import ChannelAccount
 from haven.usage import service as usage
-from haven.web.auth import console_actor
+from haven.web.auth import console_agent
 from haven.web.deps import RuntimeDep, SessionDep
 from haven.web.pages import csrf_protected
 from haven.web.render import render
@@ -23,9 +24,8 @@ CsrfChecked = Depends(csrf_protected)
 
 @router.get("/channels", response_class=HTMLResponse)
 async def channels(request: Request, session: SessionDep, runtime: RuntimeDep) -> Response:
-    actor = await console_actor(session, request)
-    assert actor.agent is not None
-    brand_id = actor.agent.brand_id
+    agent = await console_agent(session, request)
+    brand_id = agent.brand_id
     accounts = (
         await session.scalars(
             select(ChannelAccount).where(ChannelAccount.brand_id == brand_id).order_by(ChannelAccount.handle)
@@ -44,21 +44,19 @@ async def channels(request: Request, session: SessionDep, runtime: RuntimeDep) -
         }
         for account in accounts
     ]
-    return render(request, "channels.html", {"agent": actor.agent, "accounts": rows, "report": report})
+    return render(request, "channels.html", {"agent": agent, "accounts": rows, "report": report})
 
 
 @router.get("/alerts/banner", response_class=HTMLResponse)
 async def alert_banner(request: Request, session: SessionDep) -> Response:
     """The open alerts of the agent's brand, fetched by the console script on load and on change."""
-    actor = await console_actor(session, request)
-    assert actor.agent is not None
-    alerts = await open_alerts(session, actor.agent.brand_id)
+    agent = await console_agent(session, request)
+    alerts = await open_alerts(session, agent.brand_id)
     return render(request, "_alerts.html", {"alerts": alerts})
 
 
 @router.post("/alerts/{alert_id}/resolve", dependencies=[CsrfChecked])
 async def resolve(request: Request, session: SessionDep, alert_id: int) -> Response:
-    actor = await console_actor(session, request)
-    assert actor.agent is not None
-    await resolve_alert(session, actor, brand_id=actor.agent.brand_id, alert_id=alert_id)
+    agent = await console_agent(session, request)
+    await resolve_alert(session, Actor.of(agent, via="console"), brand_id=agent.brand_id, alert_id=alert_id)
     return RedirectResponse("/inbox", status_code=303)
