@@ -11,6 +11,7 @@ import contextlib
 import functools
 import logging
 from collections.abc import Awaitable, Callable, Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import httpx
@@ -28,6 +29,16 @@ from haven.usage import service as usage
 from haven.workers.outbox import OutboxTiming, send_due
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class _Poll:
+    """One poll of one account: named for logs and rate-limit pauses, optionally paced."""
+
+    name: str
+    run: Callable[[], Awaitable[PollResult]]
+    #: At most one successful run per this interval (None: every poll round).
+    every: timedelta | None = None
 
 
 class Workers:
@@ -115,53 +126,47 @@ class Workers:
             ).all()
         for account in accounts:
             client = self._clients.client_for(account)
-            for path, poll in self._polls(account, client):
-                await self._poll_one(account, path, poll)
+            for poll in self._polls(account, client):
+                await self._poll_one(account, poll)
         await self._flush_usage()
 
-    def _polls(
-        self, account: ChannelAccount, client: XClient
-    ) -> Iterator[tuple[str, Callable[[], Awaitable[PollResult]]]]:
-        """The polls the account's settings switch on, each named for logs and rate-limit pauses."""
+    def _polls(self, account: ChannelAccount, client: XClient) -> Iterator[_Poll]:
+        """The polls the account's settings switch on."""
         database = self._runtime.database
         settings = account_settings(account)
         if settings.ingest.mentions:
-            yield "mentions", functools.partial(poll_mentions, database, client, account)
+            yield _Poll("mentions", functools.partial(poll_mentions, database, client, account))
         if settings.ingest.search:
             for query in settings.keyword_queries:
-                yield (
-                    f"search {search_cursor(query)}",
-                    functools.partial(poll_search, database, client, account, query),
-                )
+                run = functools.partial(poll_search, database, client, account, query)
+                yield _Poll(f"search {search_cursor(query)}", run)
         if settings.ingest.dms:
-            yield "dms", functools.partial(poll_dms, database, client, account)
+            # X allows few DM reads per window (15 to 300 in 15 minutes by tier): pace them.
+            every = timedelta(seconds=self._runtime.settings.dm_poll_interval_seconds)
+            yield _Poll("dms", functools.partial(poll_dms, database, client, account), every)
 
-    async def _poll_one(
-        self, account: ChannelAccount, path: str, poll: Callable[[], Awaitable[PollResult]]
-    ) -> None:
-        key = (account.id, path)
+    async def _poll_one(self, account: ChannelAccount, poll: _Poll) -> None:
+        key = (account.id, poll.name)
         now = datetime.now(UTC)
         if self._poll_resume_at.get(key, now) > now:
             return
         try:
-            result = await poll()
+            result = await poll.run()
         except XApiError as exc:
-            log.warning("polling %s of account %s failed: %s", path, account.id, exc)
+            log.warning("polling %s of account %s failed: %s", poll.name, account.id, exc)
             if exc.status == 429 or exc.is_usage_cap:
                 self._poll_resume_at[key] = exc.retry_at
             return
         except httpx.HTTPError as exc:
-            log.warning("polling %s of account %s failed: %s", path, account.id, type(exc).__name__)
+            log.warning("polling %s of account %s failed: %s", poll.name, account.id, type(exc).__name__)
             return
         except Exception:
-            log.exception("polling %s of account %s failed", path, account.id)
+            log.exception("polling %s of account %s failed", poll.name, account.id)
             return
-        if path == "dms":
-            # X allows few DM reads per window (15 to 300 in 15 minutes by tier): pace them.
-            pause = timedelta(seconds=self._runtime.settings.dm_poll_interval_seconds)
-            self._poll_resume_at[key] = datetime.now(UTC) + pause
-        else:
+        if poll.every is None:
             self._poll_resume_at.pop(key, None)
+        else:
+            self._poll_resume_at[key] = datetime.now(UTC) + poll.every
         if result.fetched:
             self._inbound_wakeup.set()
 
