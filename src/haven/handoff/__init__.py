@@ -1,0 +1,1 @@
+"""The secure handoff: invitations, identity verification, live chat, secure forms, satisfaction."""
