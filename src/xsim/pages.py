@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from xsim.config import ID_PATTERN
 from xsim.dms import MAX_DM_LENGTH, MessageBody, checked_message, send_dm
 from xsim.errors import generic
+from xsim.linkify import linkify
 from xsim.posting import (
     MAX_TWEET_LENGTH,
     CreateTweetBody,
@@ -35,6 +36,7 @@ Sim = Annotated[Simulator, Depends(get_sim)]
 
 templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
 templates.env.filters["iso_time"] = iso_time
+templates.env.filters["linkify"] = linkify
 
 
 @dataclass(slots=True)

@@ -1,12 +1,18 @@
-"""The customer page, its threads fragment and the act-as-customer endpoint."""
+"""The customer page, its threads fragment, the act-as-customer endpoint and clickable links."""
 
 from __future__ import annotations
 
 import re
+from html.parser import HTMLParser
 
 import httpx
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from markupsafe import Markup
 from xsim_support import Sim
 
+from xsim.linkify import linkify
 from xsim.middleware import CONTENT_SECURITY_POLICY
 
 HOSTILE = "@ExampleBankHelp <script>alert('pwned')</script> & <img src=x onerror=alert(1)>"
@@ -140,3 +146,139 @@ async def test_ui_tweet_needs_a_json_body(client: httpx.AsyncClient, sim: Sim) -
     ):
         response = await client.post("/ui/tweet", content=content, headers={"content-type": content_type})
         assert response.status_code == 400
+
+
+# -- links in tweet and DM text ------------------------------------------------------------------
+
+CHAT_LINK = "http://127.0.0.1:8000/chat/i/AbC123-xyz_9"
+
+
+def anchor(url: str, shown: str | None = None) -> str:
+    return f'<a href="{url}" rel="noopener noreferrer" target="_blank">{shown or url}</a>'
+
+
+class _Fragment(HTMLParser):
+    """What a browser would make of ``linkify``'s output: the tags and the visible text."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.tags: list[tuple[str, dict[str, str | None]]] = []
+        self.text = ""
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.tags.append((tag, dict(attrs)))
+
+    def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.tags.append((tag, dict(attrs)))
+
+    def handle_data(self, data: str) -> None:
+        self.text += data
+
+
+def parsed(text: str) -> _Fragment:
+    fragment = _Fragment()
+    fragment.feed(str(linkify(text)))
+    fragment.close()
+    return fragment
+
+
+def test_linkify_turns_http_urls_into_links() -> None:
+    assert linkify(f"Continue here: {CHAT_LINK}") == f"Continue here: {anchor(CHAT_LINK)}"
+    assert linkify("https://bank.example/a?b=1&c=2") == anchor("https://bank.example/a?b=1&amp;c=2")
+    assert linkify("HTTPS://BANK.EXAMPLE/X") == anchor("HTTPS://BANK.EXAMPLE/X")
+    # Sentence punctuation after a link is not part of it (the same rule as xsim's URL entities).
+    assert linkify(f"({CHAT_LINK}).") == f"({anchor(CHAT_LINK)})."
+    assert (
+        linkify("a http://x.test b https://y.test")
+        == f"a {anchor('http://x.test')} b {anchor('https://y.test')}"
+    )
+    assert linkify("no links, just http:// and https://.") == "no links, just http:// and https://."
+    assert linkify(None) == "" and linkify("") == ""
+    assert isinstance(linkify("plain"), Markup)
+
+
+@pytest.mark.parametrize(
+    "hostile",
+    [
+        "<script>alert('pwned')</script> http://x.test/",
+        'http://x.test/"onmouseover=alert(1) x',
+        'http://x.test/" onmouseover="alert(1)',
+        "http://x.test/a'onclick='alert(1)'",
+        "http://x.test/<script>alert(1)</script>",
+        "http://x.test/&quot;onmouseover=alert(1)",
+        "javascript:alert(1)",
+        "JaVaScRiPt:alert('http://x.test')",
+        '<a href="javascript:alert(1)">click</a>',
+        "data:text/html,<script>alert(1)</script>",
+        "vbscript:msgbox(1) //evil.test/x ftp://evil.test/x",
+        "http://x.test/\u202etxt.exe",
+        "&lt;script&gt; &amp; &#x3C;",
+    ],
+)
+def test_linkify_cannot_be_broken_out_of(hostile: str) -> None:
+    html = str(linkify(hostile))
+    assert "<script" not in html and '<a href="javascript' not in html.lower()
+    fragment = parsed(hostile)
+    assert fragment.text == hostile  # everything the customer sees is exactly what was written
+    for tag, attrs in fragment.tags:
+        assert tag == "a"
+        assert set(attrs) == {"href", "rel", "target"}
+        assert attrs["rel"] == "noopener noreferrer" and attrs["target"] == "_blank"
+        href = attrs["href"] or ""
+        assert href.lower().startswith(("http://", "https://")) and href in hostile
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        st.one_of(
+            st.sampled_from(["http://", "https://", "HTTP://", "javascript:", "x.test", "/", " ", "\n"]),
+            st.sampled_from(list("<>\"'&;=().,:!?#%")),
+            st.text(max_size=5),
+        ),
+        max_size=25,
+    ).map("".join)
+)
+def test_linkify_only_ever_makes_http_links(text: str) -> None:
+    fragment = parsed(text)
+    assert fragment.text == text
+    for tag, attrs in fragment.tags:
+        assert tag == "a" and set(attrs) == {"href", "rel", "target"}
+        assert (attrs["href"] or "").lower().startswith(("http://", "https://"))
+
+
+async def test_links_in_brand_replies_and_dms_are_clickable(
+    client: httpx.AsyncClient, sim: Sim, brand
+) -> None:
+    alice = await sim.user("alice")
+    root = await sim.post(alice.auth, "@ExampleBankHelp my card is blocked")
+    await sim.post(brand(), f"@alice Let's continue privately: {CHAT_LINK}", reply_to=root)
+    sent = await client.post(
+        "/_sim/dms",
+        json={
+            "from_username": "ExampleBankHelp",
+            "to_username": "alice",
+            "text": f"Your secure chat: {CHAT_LINK}.",
+        },
+    )
+    assert sent.status_code == 201, sent.text
+
+    threads = (await client.get("/ui/threads", params={"user": "alice"})).text
+    assert f'<p class="text">@alice Let&#39;s continue privately: {anchor(CHAT_LINK)}</p>' in threads
+    dms = (await client.get("/ui/dms", params={"user": "alice"})).text
+    assert f'<p class="text">Your secure chat: {anchor(CHAT_LINK)}.</p>' in dms
+    page = (await client.get("/", params={"user": "alice"})).text
+    assert page.count(anchor(CHAT_LINK)) == 2
+
+
+async def test_hostile_links_stay_text_on_the_page(client: httpx.AsyncClient, sim: Sim) -> None:
+    alice = await sim.user("alice")
+    await sim.post(alice.auth, '@ExampleBankHelp http://x.test/"onmouseover=alert(1) javascript:alert(2)')
+    await client.post(
+        "/_sim/dms", json={"from_username": "alice", "text": "<a href='javascript:alert(3)'>x</a>"}
+    )
+    html = (await client.get("/", params={"user": "alice"})).text
+    assert not re.search(r"\son[a-z]+=", html)
+    assert "javascript:alert(2)" in html and 'href="javascript' not in html
+    assert "&lt;a href=&#39;javascript:alert(3)&#39;&gt;x&lt;/a&gt;" in html
+    assert anchor("http://x.test/") + "&#34;onmouseover=alert(1)" in html
