@@ -12,10 +12,17 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e ".[dev]"
 	touch $(STAMP)
 
+# A real OpenID provider (node's oidc-provider) for the secure-chat sign-in tests.
+OIDC_PROVIDER := tools/oidc-provider
+OIDC_NODE_STAMP := $(OIDC_PROVIDER)/node_modules/.package-lock.json
+
+$(OIDC_NODE_STAMP): $(OIDC_PROVIDER)/package.json $(OIDC_PROVIDER)/package-lock.json
+	npm ci --prefix $(OIDC_PROVIDER) --no-audit --no-fund --loglevel=error
+
 demo: $(STAMP)
 	$(BIN)/haven demo
 
-test: $(STAMP)
+test: $(STAMP) $(OIDC_NODE_STAMP)
 	$(BIN)/python -m pytest
 
 lint: $(STAMP)
@@ -31,4 +38,4 @@ bench: $(STAMP)
 	$(BIN)/python bench/ingest.py
 
 clean:
-	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache $(OIDC_PROVIDER)/node_modules
