@@ -16,12 +16,13 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from haven.api import v1
 from haven.config import Settings, get_settings
+from haven.handoff.verifiers import Verifiers
 from haven.kit.errors import HavenError
 from haven.migrate import current_revision, head_revision
 from haven.realtime import console_ws
 from haven.runtime import Runtime
 from haven.security.throttle import SlidingWindowLimiter
-from haven.web import channel_pages, hooks, pages
+from haven.web import channel_pages, chat_pages, demo_pages, handoff_pages, hooks, pages
 from haven.web.auth import NotAuthenticated
 from haven.web.render import render
 from haven.web.security_headers import SecurityHeadersMiddleware
@@ -88,6 +89,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
         finally:
             if workers:
                 await workers.stop()
+            await app.state.verifiers.aclose()
             if own_runtime:
                 await app.state.runtime.close()
 
@@ -105,6 +107,10 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     app.state.login_limiter = SlidingWindowLimiter(
         settings.login_attempts_per_window, settings.login_window_seconds
     )
+    app.state.handoff_limiter = SlidingWindowLimiter(
+        settings.handoff_attempts_per_window, settings.handoff_window_seconds
+    )
+    app.state.verifiers = Verifiers.from_settings(settings)
     app.add_middleware(SecurityHeadersMiddleware, hsts=settings.public_base_url.startswith("https"))
     _install_error_handlers(app)
     app.mount("/static", StaticFiles(directory=Path(__file__).parent / "web" / "static"), "static")
@@ -113,6 +119,9 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     app.include_router(v1.router)
     app.include_router(console_ws.router)
     app.include_router(hooks.router)
+    app.include_router(chat_pages.router)
+    app.include_router(handoff_pages.router)
+    app.include_router(demo_pages.router)
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> dict[str, str]:

@@ -54,6 +54,25 @@ class Settings(BaseSettings):
     #: Filtered stream: multiplies X's prescribed reconnect delays (tests shrink them; below 1
     #: reconnects faster than X allows).
     stream_backoff_scale: float = Field(default=1.0, gt=0)
+    #: Secure handoff: how long an invitation link stays valid, how many wrong answers lock it, how
+    #: long a one-time code lives and how many codes one invitation may send.
+    handoff_invitation_ttl_minutes: int = Field(default=30, ge=1, le=7 * 24 * 60)
+    handoff_max_failed_attempts: int = Field(default=5, ge=1, le=20)
+    handoff_code_ttl_seconds: int = Field(default=600, ge=60, le=3600)
+    handoff_max_codes: int = Field(default=3, ge=1, le=10)
+    #: Verification requests (codes sent and checked, sign-ins) allowed per client address per window.
+    handoff_attempts_per_window: int = Field(default=30, ge=1)
+    handoff_window_seconds: int = Field(default=600, ge=1)
+    #: The bank's customer directory (JSON, see ``haven.handoff.directory``); ``make demo`` writes one.
+    directory_file: Path | None = None
+    #: How one-time codes reach customers: the demo phone page, or the bank's gateway over HTTPS.
+    code_sender: Literal["demo_phone", "http"] = "demo_phone"
+    code_sender_url: str | None = None
+    code_sender_token: SecretStr | None = None
+    #: The bank's OpenID Connect provider; leave the issuer empty to offer one-time codes only.
+    oidc_issuer: str | None = None
+    oidc_client_id: str | None = None
+    oidc_client_secret: SecretStr | None = None
     login_attempts_per_window: int = Field(default=10, ge=1)
     login_window_seconds: int = Field(default=300, ge=1)
     log_level: str = "INFO"
@@ -83,6 +102,16 @@ class Settings(BaseSettings):
             raise ValueError("HAVEN_ENCRYPTION_KEYS must not contain the demo key in production")
         if not self.cookie_secure:
             raise ValueError("HAVEN_COOKIE_SECURE must be true in production")
+        if self.code_sender == "demo_phone":
+            raise ValueError("HAVEN_CODE_SENDER=demo_phone shows codes on a web page; use http in production")
+        return self
+
+    @model_validator(mode="after")
+    def _complete_integrations(self) -> Settings:
+        if self.code_sender == "http" and not (self.code_sender_url and self.code_sender_token):
+            raise ValueError("HAVEN_CODE_SENDER=http needs HAVEN_CODE_SENDER_URL and HAVEN_CODE_SENDER_TOKEN")
+        if self.oidc_issuer and not (self.oidc_client_id and self.oidc_client_secret):
+            raise ValueError("HAVEN_OIDC_ISSUER needs HAVEN_OIDC_CLIENT_ID and HAVEN_OIDC_CLIENT_SECRET")
         return self
 
 

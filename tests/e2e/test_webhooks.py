@@ -16,7 +16,6 @@ from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 from sqlalchemy import select, update
 
 from haven.app import create_app
@@ -28,7 +27,7 @@ from haven.models import ChannelAccount, InboundEvent, Message, Visibility
 from haven.runtime import Runtime
 from tests.e2e.conftest import Stack
 from tests.factories import World, make_world
-from tests.support import eventually, free_port
+from tests.support import eventually, serving
 
 BRAND_ID = "1500000000000000001"
 
@@ -50,21 +49,8 @@ async def world(runtime: Runtime, stack: Stack, empty_database: None) -> World:
 @pytest.fixture
 async def haven_url(runtime: Runtime) -> AsyncIterator[str]:
     """This test's Haven, on a real socket in this event loop (so xsim's CRC can reach it)."""
-    port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(runtime=runtime), host="127.0.0.1", port=port, log_level="warning")
-    )
-    task = asyncio.create_task(server.serve())
-
-    async def started() -> bool | None:
-        return True if server.started else None
-
-    await eventually(started, within=10)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        await task
+    async with serving(create_app(runtime=runtime)) as url:
+        yield url
 
 
 @pytest.fixture

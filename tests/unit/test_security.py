@@ -56,8 +56,26 @@ def test_production_refuses_demo_secrets_and_insecure_cookies() -> None:
     key = "a2V5LWZvci10ZXN0cy1vbmx5LTMyLWJ5dGVzLWxvbmchIQ=="
     with pytest.raises(ValidationError, match="COOKIE_SECURE"):
         Settings(environment="production", encryption_keys=f"k1:{key}")
-    ok = Settings(environment="production", encryption_keys=f"k1:{key}", cookie_secure=True)
+    with pytest.raises(ValidationError, match="demo_phone"):
+        Settings(environment="production", encryption_keys=f"k1:{key}", cookie_secure=True)
+    with pytest.raises(ValidationError, match="CODE_SENDER_URL"):
+        Settings(
+            environment="production", encryption_keys=f"k1:{key}", cookie_secure=True, code_sender="http"
+        )
+    ok = Settings(
+        environment="production",
+        encryption_keys=f"k1:{key}",
+        cookie_secure=True,
+        code_sender="http",
+        code_sender_url="https://sms.bank.example/send",
+        code_sender_token="gateway-token",
+    )
     assert ok.environment == "production"
+
+
+def test_an_oidc_issuer_needs_its_client() -> None:
+    with pytest.raises(ValidationError, match="OIDC_CLIENT_ID"):
+        Settings(oidc_issuer="https://id.bank.example")
 
 
 def test_settings_come_from_haven_prefixed_environment(monkeypatch: pytest.MonkeyPatch) -> None:

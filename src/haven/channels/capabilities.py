@@ -22,6 +22,8 @@ class Capabilities:
 _CAPABILITIES = {
     # Public: a reply tweet. Private: a 1:1 DM to the customer.
     ChannelKind.X: Capabilities(max_length={Visibility.PUBLIC: 280, Visibility.PRIVATE: 10_000}),
+    # The bank's secure chat: private only, by construction.
+    ChannelKind.WEBCHAT: Capabilities(max_length={Visibility.PRIVATE: 4_000}),
 }
 
 

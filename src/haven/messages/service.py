@@ -11,15 +11,20 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from haven.audit.service import record
 from haven.channels.base import InboundPost
 from haven.channels.capabilities import capabilities
+from haven.channels.webchat.account import webchat_account
 from haven.contacts.service import contact_for_author, find_contact
 from haven.conversations import repository as conversations
 from haven.conversations.service import assign, reopen
 from haven.db import queue_event
+from haven.handoff.events import append_chat_event
 from haven.kit.actor import SYSTEM, Actor
 from haven.kit.clock import utcnow
 from haven.kit.errors import Conflict, Invalid, NotFound
 from haven.models import (
     ChannelAccount,
+    Chat,
+    ChatEventKind,
+    ChatStatus,
     Conversation,
     DeliveryStatus,
     Direction,
@@ -129,12 +134,23 @@ async def record_inbound(
     return message
 
 
-def _clean_text(text: str) -> str:
+def clean_text(text: str) -> str:
     """Normalise line breaks (browsers send CRLF) and to NFC; refuse other control characters."""
     text = unicodedata.normalize("NFC", text.replace("\r\n", "\n").replace("\r", "\n")).strip()
     if any(unicodedata.category(ch) == "Cc" and ch not in "\n\t" for ch in text):
         raise Invalid("the text contains control characters")
     return text
+
+
+def chat_message_key(chat_id: int, side: str, client_id: str) -> str:
+    """A chat message's external id: the sender's own id for it, so a resent message is stored once."""
+    return f"chat:{chat_id}:{side}:{client_id}"
+
+
+async def _find_by_external_id(session: AsyncSession, account_id: int, external_id: str) -> Message | None:
+    return await session.scalar(
+        select(Message).where(Message.channel_account_id == account_id, Message.external_id == external_id)
+    )
 
 
 async def send_reply(
@@ -144,16 +160,30 @@ async def send_reply(
     *,
     text: str,
     visibility: Visibility,
+    chat: Chat | None = None,
+    client_id: str | None = None,
 ) -> Message:
-    """Write an agent's message and, unless it is an internal note, its outbox row: one transaction.
+    """Write an agent's message and, unless it is an internal note, its delivery: one transaction.
 
     The visibility is checked against what the channel can deliver here, before anything is stored,
-    so a private message can never be queued for a public path.
+    so a private message can never be queued for a public path. A message into a live secure
+    ``chat`` travels the bank's own chat channel, which carries private messages only; it is
+    delivered by being stored (its chat event wakes the customer's socket), so it needs no outbox
+    row. ``client_id`` (the sender's own id for the message) makes a resent chat message a no-op.
     """
-    text = _clean_text(text)
+    text = clean_text(text)
     if not text:
         raise Invalid("the message is empty")
-    account = await session.get_one(ChannelAccount, conversation.channel_account_id)
+    if chat is None:
+        account = await session.get_one(ChannelAccount, conversation.channel_account_id)
+    else:
+        if chat.conversation_id != conversation.id:
+            raise Invalid("that chat belongs to another conversation")
+        if chat.status is not ChatStatus.LIVE:
+            raise Conflict("the secure chat has ended")
+        if visibility is Visibility.INTERNAL:
+            raise Invalid("an internal note is not sent into a chat")
+        account = await webchat_account(session, conversation.brand_id)
     caps = capabilities(account.kind)
     outbound = visibility is not Visibility.INTERNAL
     if outbound and visibility not in caps.deliverable:
@@ -163,7 +193,16 @@ async def send_reply(
         raise Invalid(
             f"the message is longer than {limit} characters, the most a {visibility.value} one may have"
         )
+    external_id = None
+    if chat is not None and client_id is not None:
+        external_id = chat_message_key(chat.id, "agent", client_id)
+        if (earlier := await _find_by_external_id(session, account.id, external_id)) is not None:
+            return earlier
 
+    now = utcnow()
+    status = DeliveryStatus.NOT_APPLICABLE
+    if outbound:
+        status = DeliveryStatus.QUEUED if chat is None else DeliveryStatus.SENT
     message = Message(
         conversation_id=conversation.id,
         channel_account_id=account.id,
@@ -171,15 +210,21 @@ async def send_reply(
         visibility=visibility,
         text=text,
         author_agent_id=actor.agent_id,
-        delivery_status=DeliveryStatus.QUEUED if outbound else DeliveryStatus.NOT_APPLICABLE,
-        created_at=utcnow(),
+        delivery_status=status,
+        created_at=now,
+        sent_at=now if chat is not None else None,
+        chat_id=chat.id if chat is not None else None,
+        external_id=external_id,
     )
     session.add(message)
     await session.flush()
     if outbound:
-        session.add(OutboxItem(message_id=message.id, channel_account_id=account.id))
         conversation.last_message_at = message.created_at
-        queue_event(session, outbox_queued(conversation.brand_id, message.id))
+        if chat is None:
+            session.add(OutboxItem(message_id=message.id, channel_account_id=account.id))
+            queue_event(session, outbox_queued(conversation.brand_id, message.id))
+        else:
+            await append_chat_event(session, chat, ChatEventKind.MESSAGE, message_id=message.id)
     await reopen(session, actor, conversation, reason="agent replied")
     if conversation.assignee_id is None and actor.agent is not None:
         await assign(session, actor, conversation, actor.agent.id, reason="first reply")
@@ -189,7 +234,7 @@ async def send_reply(
         "message.send" if outbound else "message.note",
         "message",
         message.id,
-        {"conversation_id": conversation.id, "visibility": visibility.value},
+        {"conversation_id": conversation.id, "visibility": visibility.value, "chat_id": message.chat_id},
     )
     queue_event(session, conversation_changed(conversation.brand_id, conversation.id, "message"))
     return message
@@ -224,4 +269,20 @@ async def retry_delivery(
     )
     queue_event(session, outbox_queued(conversation.brand_id, message.id))
     queue_event(session, conversation_changed(conversation.brand_id, conversation.id, "retry"))
+    return message
+
+
+def add_system_note(session: AsyncSession, conversation: Conversation, text: str) -> Message:
+    """An internal note written by Haven itself (a chat began or ended …); it never leaves Haven."""
+    message = Message(
+        conversation_id=conversation.id,
+        channel_account_id=conversation.channel_account_id,
+        direction=Direction.OUTBOUND,
+        visibility=Visibility.INTERNAL,
+        text=text,
+        delivery_status=DeliveryStatus.NOT_APPLICABLE,
+        created_at=utcnow(),
+    )
+    session.add(message)
+    queue_event(session, conversation_changed(conversation.brand_id, conversation.id, "note"))
     return message

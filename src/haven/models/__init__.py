@@ -8,6 +8,18 @@ from haven.models.brand import Brand
 from haven.models.channel import ApiUsage, ChannelAccount, ChannelCursor, ChannelKind
 from haven.models.contact import Contact, ContactIdentity
 from haven.models.conversation import Conversation, ConversationStatus
+from haven.models.handoff import (
+    Chat,
+    ChatEvent,
+    ChatEventKind,
+    ChatInvitation,
+    ChatStatus,
+    FormStatus,
+    InvitationStatus,
+    SecureForm,
+    SecureFormValue,
+    VerificationMethod,
+)
 from haven.models.inbound import InboundEvent
 from haven.models.message import (
     DeliveryStatus,
@@ -30,18 +42,28 @@ __all__ = [
     "ChannelAccount",
     "ChannelCursor",
     "ChannelKind",
+    "Chat",
+    "ChatEvent",
+    "ChatEventKind",
+    "ChatInvitation",
+    "ChatStatus",
     "Contact",
     "ContactIdentity",
     "Conversation",
     "ConversationStatus",
     "DeliveryStatus",
     "Direction",
+    "FormStatus",
     "InboundEvent",
+    "InvitationStatus",
     "Message",
     "OutboxItem",
     "OutboxStatus",
     "Role",
+    "SecureForm",
+    "SecureFormValue",
     "Team",
+    "VerificationMethod",
     "Visibility",
     "team_membership",
 ]

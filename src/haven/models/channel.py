@@ -15,6 +15,8 @@ from haven.models.base import Base, str_enum
 
 class ChannelKind(enum.StrEnum):
     X = "x"
+    #: The bank's own secure chat (one account per brand; Haven itself is the network).
+    WEBCHAT = "webchat"
 
 
 class ChannelAccount(Base):

@@ -46,6 +46,10 @@ class Conversation(Base):
     last_message_at: Mapped[datetime] = mapped_column(default=utcnow)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     resolved_at: Mapped[datetime | None] = mapped_column(default=None)
+    #: The customer's satisfaction rating (1–5) and comment, given when a secure chat ended.
+    csat_score: Mapped[int | None] = mapped_column(default=None)
+    csat_comment: Mapped[str | None] = mapped_column(String(1000), default=None)
+    csat_at: Mapped[datetime | None] = mapped_column(default=None)
 
     contact: Mapped[Contact] = relationship(lazy="joined")
     assignee: Mapped[Agent | None] = relationship(lazy="joined")

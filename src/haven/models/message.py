@@ -57,6 +57,8 @@ class Message(Base):
     failure_reason: Mapped[str | None] = mapped_column(String(500), default=None)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     sent_at: Mapped[datetime | None] = mapped_column(default=None)
+    #: The secure chat that carried this message (None for messages on the social network).
+    chat_id: Mapped[int | None] = mapped_column(ForeignKey("chat.id", ondelete="SET NULL"), default=None)
 
     author: Mapped[Agent | None] = relationship(lazy="joined")
 

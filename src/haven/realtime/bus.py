@@ -22,8 +22,9 @@ _CHANNEL = "haven:events"
 class Subscription:
     """One subscriber's queue of events. Iterate it, or ``get()`` with a timeout; ``close()`` ends it."""
 
-    def __init__(self, fanout: _Fanout) -> None:
+    def __init__(self, fanout: _Fanout, topic: str | None = None) -> None:
         self._fanout = fanout
+        self.topic = topic
         self.queue: asyncio.Queue[RealtimeEvent | None] = asyncio.Queue(_QUEUE_LIMIT)
         self.closed = False
 
@@ -57,7 +58,7 @@ class Subscription:
 class EventBus(Protocol):
     async def publish(self, event: RealtimeEvent) -> None: ...
 
-    def subscribe(self) -> Subscription: ...
+    def subscribe(self, topic: str | None = None) -> Subscription: ...
 
     async def start(self) -> None: ...
 
@@ -65,36 +66,45 @@ class EventBus(Protocol):
 
 
 class _Fanout:
-    """Local fan-out to subscriber queues; shared by both bus kinds."""
+    """Local fan-out to subscriber queues; shared by both bus kinds.
+
+    An event with a topic (one chat's events) reaches only that topic's subscribers, so a thousand
+    open chats do not wake each other; an event without one reaches the subscribers without one.
+    """
 
     def __init__(self) -> None:
-        self._subscriptions: set[Subscription] = set()
+        self._subscriptions: dict[str | None, set[Subscription]] = {}
 
     def deliver(self, event: RealtimeEvent) -> None:
-        for subscription in list(self._subscriptions):
+        for subscription in list(self._subscriptions.get(event.topic, ())):
             try:
                 subscription.queue.put_nowait(event)
             except asyncio.QueueFull:
                 log.warning("dropping a slow realtime subscriber")
                 self._end(subscription)
 
-    def subscribe(self) -> Subscription:
-        subscription = Subscription(self)
-        self._subscriptions.add(subscription)
+    def subscribe(self, topic: str | None = None) -> Subscription:
+        subscription = Subscription(self, topic)
+        self._subscriptions.setdefault(topic, set()).add(subscription)
         return subscription
 
     def discard(self, subscription: Subscription) -> None:
-        self._subscriptions.discard(subscription)
+        members = self._subscriptions.get(subscription.topic)
+        if members is not None:
+            members.discard(subscription)
+            if not members:
+                del self._subscriptions[subscription.topic]
 
     def _end(self, subscription: Subscription) -> None:
-        self._subscriptions.discard(subscription)
+        self.discard(subscription)
         while not subscription.queue.empty():
             subscription.queue.get_nowait()
         subscription.queue.put_nowait(None)
 
     def close(self) -> None:
-        for subscription in list(self._subscriptions):
-            self._end(subscription)
+        for members in list(self._subscriptions.values()):
+            for subscription in list(members):
+                self._end(subscription)
 
 
 class InProcessBus:
@@ -109,8 +119,8 @@ class InProcessBus:
     async def publish(self, event: RealtimeEvent) -> None:
         self._fanout.deliver(event)
 
-    def subscribe(self) -> Subscription:
-        return self._fanout.subscribe()
+    def subscribe(self, topic: str | None = None) -> Subscription:
+        return self._fanout.subscribe(topic)
 
     async def close(self) -> None:
         self._fanout.close()
@@ -132,8 +142,8 @@ class RedisBus:
     async def publish(self, event: RealtimeEvent) -> None:
         await self._redis.publish(_CHANNEL, event.model_dump_json())
 
-    def subscribe(self) -> Subscription:
-        return self._fanout.subscribe()
+    def subscribe(self, topic: str | None = None) -> Subscription:
+        return self._fanout.subscribe(topic)
 
     async def _listen(self) -> None:
         while True:

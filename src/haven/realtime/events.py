@@ -13,6 +13,8 @@ class RealtimeEvent(BaseModel):
     type: str
     brand_id: int
     data: dict[str, Any] = Field(default_factory=dict)
+    #: Set for events that only a few listeners want (one chat's): only its subscribers receive it.
+    topic: str | None = None
 
 
 def conversation_changed(brand_id: int, conversation_id: int, reason: str) -> RealtimeEvent:
@@ -37,4 +39,20 @@ def inbound_stored(brand_id: int, channel_account_id: int) -> RealtimeEvent:
     """Tells the inbound pipeline, wherever it runs, that raw events are waiting (webhook deliveries)."""
     return RealtimeEvent(
         type="inbound.stored", brand_id=brand_id, data={"channel_account_id": channel_account_id}
+    )
+
+
+def chat_topic(chat_id: int) -> str:
+    return f"chat:{chat_id}"
+
+
+def chat_event_added(brand_id: int, chat_id: int, seq: int) -> RealtimeEvent:
+    """A chat has a new numbered event; its sockets read it (and any they missed) from the database."""
+    return RealtimeEvent(type="chat.event", brand_id=brand_id, data={"seq": seq}, topic=chat_topic(chat_id))
+
+
+def chat_typing(brand_id: int, chat_id: int, side: str) -> RealtimeEvent:
+    """Someone is typing in a chat; not stored, only relayed to the other side."""
+    return RealtimeEvent(
+        type="chat.typing", brand_id=brand_id, data={"from": side}, topic=chat_topic(chat_id)
     )

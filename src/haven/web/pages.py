@@ -12,17 +12,17 @@ from pydantic import StringConstraints
 from sqlalchemy import func, select
 
 from haven.audit.service import record
-from haven.channels.capabilities import capabilities
 from haven.conversations import repository, service
 from haven.conversations.repository import InboxView
 from haven.kit.actor import ANONYMOUS, Actor
 from haven.messages.service import retry_delivery, send_reply
-from haven.models import Agent, ChannelAccount, Visibility
+from haven.models import Agent, Visibility
 from haven.security.csrf import check_csrf
 from haven.security.passwords import verify_password
 from haven.security.sessions import SESSION_COOKIE, end_session, start_session
 from haven.security.throttle import SlidingWindowLimiter
 from haven.web.auth import console_actor
+from haven.web.conversation_view import conversation_context
 from haven.web.deps import RuntimeDep, SessionDep
 from haven.web.render import render
 
@@ -126,15 +126,7 @@ async def inbox_rows(
 async def conversation_page(request: Request, session: SessionDep, conversation_id: int) -> Response:
     actor = await console_actor(session, request)
     conversation = await repository.access_conversation(session, actor, conversation_id)
-    messages = await repository.list_messages(session, conversation)
-    account = await session.get_one(ChannelAccount, conversation.channel_account_id)
-    context = {
-        "agent": actor.agent,
-        "conversation": conversation,
-        "messages": messages,
-        "limits": {v.value: n for v, n in capabilities(account.kind).max_length.items()},
-    }
-    return render(request, "conversation.html", context)
+    return render(request, "conversation.html", await conversation_context(session, actor, conversation))
 
 
 @router.get("/conversations/{conversation_id}/timeline", response_class=HTMLResponse)

@@ -88,4 +88,79 @@
     });
     updateCount();
   }
+
+  // Live secure chat, the agent's side: the customer's page speaks the same protocol (chat.js).
+  // Events only trigger a refresh of server-rendered fragments; texts are never inserted here.
+  const chatId = body.dataset.chatId;
+  const chatForm = document.getElementById("chat-composer");
+  const chatText = document.getElementById("chat-text");
+  if (chatId && chatForm && chatText) {
+    const chatTyping = document.getElementById("chat-typing");
+    const chatError = document.getElementById("chat-error");
+    const pendingChat = new Map();
+    let lastSeq = Number(body.dataset.chatSeq || 0);
+    let chatSocket = null;
+    let chatDelay = 500;
+    let typingTimer = null;
+    let lastTypingSent = 0;
+
+    function chatSend(payload) {
+      if (chatSocket && chatSocket.readyState === WebSocket.OPEN) chatSocket.send(JSON.stringify(payload));
+    }
+    function onChat(message) {
+      if (message.type === "event") {
+        if (message.seq <= lastSeq) return;
+        lastSeq = message.seq;
+        if (message.client_id) pendingChat.delete(message.client_id);
+        if (message.kind === "ended" || message.kind === "rated") { window.location.reload(); return; }
+        if (message.kind === "form_requested" || message.kind === "form_submitted") {
+          refresh(body.dataset.formsUrl, "secure-forms");
+        }
+        if (chatTyping) chatTyping.hidden = true;
+        scheduleRefresh();
+      } else if (message.type === "typing" && chatTyping) {
+        chatTyping.hidden = false;
+        clearTimeout(typingTimer);
+        typingTimer = setTimeout(function () { chatTyping.hidden = true; }, 4000);
+      } else if (message.type === "error" && chatError) {
+        if (message.client_id) pendingChat.delete(message.client_id);
+        chatError.textContent = message.detail;
+        chatError.hidden = false;
+      }
+    }
+    function chatConnect() {
+      const scheme = window.location.protocol === "https:" ? "wss:" : "ws:";
+      chatSocket = new WebSocket(scheme + "//" + window.location.host + "/ws/chats/" + chatId + "?after=" + lastSeq);
+      chatSocket.addEventListener("open", function () {
+        chatDelay = 500;
+        pendingChat.forEach(function (text, id) { chatSend({ type: "message", text: text, client_id: id }); });
+      });
+      chatSocket.addEventListener("message", function (message) {
+        try { onChat(JSON.parse(message.data)); } catch (err) { /* ignore a malformed frame */ }
+      });
+      chatSocket.addEventListener("close", function () {
+        setTimeout(chatConnect, chatDelay);
+        chatDelay = Math.min(chatDelay * 2, 15000);
+      });
+    }
+    chatForm.addEventListener("submit", function (event) {
+      event.preventDefault();
+      const value = chatText.value.trim();
+      if (!value) return;
+      const raw = window.crypto && crypto.randomUUID ? crypto.randomUUID() : String(Date.now()) + Math.random();
+      const id = raw.replace(/[^A-Za-z0-9_-]/g, "").slice(0, 64);
+      pendingChat.set(id, value);
+      chatSend({ type: "message", text: value, client_id: id });
+      chatText.value = "";
+      if (chatError) chatError.hidden = true;
+    });
+    chatText.addEventListener("keydown", function (event) {
+      if (event.key === "Enter" && !event.shiftKey) { event.preventDefault(); chatForm.requestSubmit(); }
+    });
+    chatText.addEventListener("input", function () {
+      const now = Date.now();
+      if (now - lastTypingSent > 2000) { lastTypingSent = now; chatSend({ type: "typing" }); }
+    });
+    chatConnect();
+  }
 })();
