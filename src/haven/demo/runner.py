@@ -16,11 +16,13 @@ from rich.panel import Panel
 
 from haven.app import create_app
 from haven.config import VAR_DIR, Settings
+from haven.demo.directory import UNLINKED_CUSTOMER, write_demo_directory
 from haven.demo.scenario import Scenario
 from haven.demo.seed import DemoCredentials, demo_x_credentials, seed_demo
 from haven.runtime import Runtime
 
 CREDENTIALS_FILE = VAR_DIR / "demo-credentials.json"
+DIRECTORY_FILE = VAR_DIR / "demo-directory.json"
 XSIM_LOG = VAR_DIR / "xsim.log"
 
 
@@ -44,11 +46,15 @@ def _show(console: Console, demo: DemoCredentials, credentials_file: Path) -> No
         Panel.fit(
             f"Agent console   [bold cyan]{demo.console_url}[/]\n"
             f"Customer page   [bold cyan]{demo.xsim_url}[/]  (tweet at {demo.brand_handle})\n"
+            f"Demo phone      [bold cyan]{demo.console_url}/demo/phone[/]  (secure-chat codes arrive here)\n"
             f"API docs        {demo.console_url}/api/docs\n\n"
             f"Sign in as:\n{agents}\n\n"
             f"API token       {demo.api_token}\n"
             f"All of this is also in {credentials_file}; xsim logs to {XSIM_LOG}\n\n"
-            "Simulated customers start tweeting in a few seconds. Ctrl+C stops everything.",
+            "Simulated customers start tweeting in a few seconds. Ctrl+C stops everything.\n"
+            "Secure chat: open a conversation, click Move to secure chat, open the link on the\n"
+            "customer's page and take the code from the demo phone. A customer the bank has not\n"
+            f"linked to X types {UNLINKED_CUSTOMER['phone']} instead.",
             title="Haven demo is running",
         )
     )
@@ -74,11 +80,15 @@ async def run_demo(settings: Settings, *, xsim_port: int, with_scenario: bool) -
             stdout=xsim_log,
             stderr=asyncio.subprocess.STDOUT,
         )
-    runtime = Runtime.build(settings)
+    runtime: Runtime | None = None
     scenario_task: asyncio.Task[None] | None = None
     scenario: Scenario | None = None
     try:
         await _wait_until_up(f"{xsim_url}/_sim/state")
+        if settings.directory_file is None:
+            directory = await write_demo_directory(xsim_url, DIRECTORY_FILE)
+            settings = settings.model_copy(update={"directory_file": directory})
+        runtime = Runtime.build(settings)
         await runtime.start()
         demo = await seed_demo(
             runtime, xsim_url=xsim_url, credentials=credentials, credentials_file=CREDENTIALS_FILE
@@ -107,4 +117,5 @@ async def run_demo(settings: Settings, *, xsim_port: int, with_scenario: bool) -
         if xsim.returncode is None:
             xsim.terminate()
             await xsim.wait()
-        await runtime.close()
+        if runtime is not None:
+            await runtime.close()
