@@ -11,7 +11,7 @@ from haven.alerts.service import open_alerts, resolve_alert
 from haven.channels.x.settings import account_settings
 from haven.kit.actor import Actor
 from haven.kit.clock import utcnow
-from haven.models import ChannelAccount
+from haven.models import ChannelAccount, ChannelKind
 from haven.usage import service as usage
 from haven.web.auth import console_agent
 from haven.web.deps import RuntimeDep, SessionDep
@@ -28,7 +28,9 @@ async def channels(request: Request, session: SessionDep, runtime: RuntimeDep) -
     brand_id = agent.brand_id
     accounts = (
         await session.scalars(
-            select(ChannelAccount).where(ChannelAccount.brand_id == brand_id).order_by(ChannelAccount.handle)
+            select(ChannelAccount)
+            .where(ChannelAccount.brand_id == brand_id, ChannelAccount.kind == ChannelKind.X)
+            .order_by(ChannelAccount.handle)
         )
     ).all()
     now = utcnow()
