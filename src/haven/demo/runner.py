@@ -46,15 +46,15 @@ def _show(console: Console, demo: DemoCredentials, credentials_file: Path) -> No
         Panel.fit(
             f"Agent console   [bold cyan]{demo.console_url}[/]\n"
             f"Customer page   [bold cyan]{demo.xsim_url}[/]  (tweet at {demo.brand_handle})\n"
-            f"Demo phone      [bold cyan]{demo.console_url}/demo/phone[/]  (secure-chat codes arrive here)\n"
+            f"Demo phone      [bold cyan]{demo.console_url}/demo/phone[/]  (secure-chat codes)\n"
             f"API docs        {demo.console_url}/api/docs\n\n"
             f"Sign in as:\n{agents}\n\n"
             f"API token       {demo.api_token}\n"
             f"All of this is also in {credentials_file}; xsim logs to {XSIM_LOG}\n\n"
             "Simulated customers start tweeting in a few seconds. Ctrl+C stops everything.\n"
-            "Secure chat: open a conversation, click Move to secure chat, open the link on the\n"
-            "customer's page and take the code from the demo phone. A customer the bank has not\n"
-            f"linked to X types {UNLINKED_CUSTOMER['phone']} instead.",
+            "Secure chat: in a conversation click Move to secure chat, open the link\n"
+            "on the customer page, take the code from the demo phone. A customer not\n"
+            f"linked to an X account types {UNLINKED_CUSTOMER['phone']}.",
             title="Haven demo is running",
         )
     )
