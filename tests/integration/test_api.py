@@ -189,3 +189,23 @@ async def test_readiness_reports_pending_migrations(tmp_path: Path) -> None:
         await runtime.close()
     assert response.status_code == 503
     assert response.json()["database"] == "migrations pending"
+
+
+async def test_handoff_sends_an_invitation_through_the_outbound_path(
+    runtime: Runtime, world: World, api: httpx.AsyncClient, tokens: dict[str, str]
+) -> None:
+    conversation_id = await inbound_conversation(runtime, world)
+    response = await api.post(f"/api/v1/conversations/{conversation_id}/handoff")
+    assert response.status_code == 201, response.text
+    body = response.json()
+    assert body["sent_as"] == "public" and body["message"]["delivery_status"] == "queued"
+    # The agent sees what was sent, link included, as in the console; the link alone opens nothing
+    # without the customer's own verification.
+    assert "/chat/i/" in body["message"]["text"]
+    second = await api.post(f"/api/v1/conversations/{conversation_id}/handoff")
+    assert second.status_code == 201  # a newer invitation replaces the pending one
+    theirs = await api.post(
+        f"/api/v1/conversations/{conversation_id}/handoff",
+        headers={"Authorization": f"Bearer {tokens['theirs']}"},
+    )
+    assert theirs.status_code == 404

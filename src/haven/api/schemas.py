@@ -31,6 +31,18 @@ class MessageOut(BaseModel):
     author_agent_id: int | None
     created_at: datetime
     sent_at: datetime | None
+    #: The secure chat that carried the message, if any.
+    chat_id: int | None = None
+
+
+class InvitationOut(BaseModel):
+    """A secure-chat invitation, and the message that carried its link to the customer."""
+
+    id: int
+    expires_at: datetime
+    #: How the link was sent: ``private`` (DM) or ``public`` (a reply).
+    sent_as: Visibility
+    message: MessageOut
 
 
 class ContactOut(BaseModel):

@@ -12,15 +12,17 @@ from haven.api.schemas import (
     ConversationOut,
     ConversationPage,
     ErrorOut,
+    InvitationOut,
     MessageOut,
     ReplyIn,
 )
 from haven.conversations import repository, service
 from haven.conversations.repository import InboxView
+from haven.handoff.invitations import invite
 from haven.messages.service import retry_delivery, send_reply
 from haven.models import ConversationStatus
 from haven.web.auth import api_actor
-from haven.web.deps import SessionDep
+from haven.web.deps import RuntimeDep, SessionDep
 
 ERRORS: dict[int | str, dict[str, Any]] = {
     401: {"model": ErrorOut, "description": "Missing or invalid token"},
@@ -109,3 +111,24 @@ async def resolve_conversation(
     conversation = await repository.access_conversation(session, actor, conversation_id)
     await service.resolve(session, actor, conversation)
     return ConversationOut.of(conversation)
+
+
+@router.post(
+    "/conversations/{conversation_id}/handoff",
+    response_model=InvitationOut,
+    status_code=status.HTTP_201_CREATED,
+)
+async def hand_off(
+    request: Request, runtime: RuntimeDep, session: SessionDep, conversation_id: int
+) -> InvitationOut:
+    """Invite the customer to the secure chat: a single-use, expiring link sent by DM where the
+    customer has written privately, else as a public reply. 409 while a chat is live."""
+    actor = await api_actor(session, request)
+    conversation = await repository.access_conversation(session, actor, conversation_id)
+    sent = await invite(session, actor, conversation, runtime.settings)
+    return InvitationOut(
+        id=sent.invitation.id,
+        expires_at=sent.invitation.expires_at,
+        sent_as=sent.message.visibility,
+        message=MessageOut.model_validate(sent.message),
+    )
