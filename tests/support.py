@@ -98,9 +98,12 @@ async def eventually(
 
 
 @asynccontextmanager
-async def serving(app: ASGIApp) -> AsyncIterator[str]:
-    """Serve an ASGI app with uvicorn on a real socket in this event loop; yields its base URL."""
-    port = free_port()
+async def serving(app: ASGIApp, *, port: int | None = None) -> AsyncIterator[str]:
+    """Serve an ASGI app with uvicorn on a real socket in this event loop; yields its base URL.
+
+    ``port`` serves on a port chosen beforehand (when the app's settings must name its own URL).
+    """
+    port = port or free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     task = asyncio.create_task(server.serve())
 

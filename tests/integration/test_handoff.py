@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from haven.models import (
     AuditEntry,
@@ -216,6 +216,16 @@ async def test_only_permitted_agents_reveal_form_values_and_every_reveal_is_audi
             )
         ).all()
     assert sorted(actions) == ["secure_form.reveal", "secure_form.reveal_refused"]
+
+    # An altered value fails closed, with a plain answer.
+    async with runtime.database.unit_of_work() as session:
+        await session.execute(
+            update(SecureFormValue)
+            .where(SecureFormValue.form_id == form_id)
+            .values(value_encrypted="v1.x.y.z")
+        )
+    broken = await post(supervisor, f"{page}/forms/{form_id}/reveal", {}, page=page)
+    assert broken.status_code == 409 and "cannot be decrypted" in broken.text
 
 
 async def test_a_reconnecting_customer_resumes_without_loss_or_doubles(

@@ -7,6 +7,7 @@ Agents see the masked copy; revealing the value needs the permission and leaves 
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping, Sequence
 from datetime import date
 
@@ -32,7 +33,9 @@ from haven.models import (
     SecureFormValue,
 )
 from haven.realtime.events import conversation_changed
-from haven.security.crypto import FieldCipher
+from haven.security.crypto import DecryptionError, FieldCipher
+
+log = logging.getLogger(__name__)
 
 MAX_FIELDS = len(FieldKind)
 #: Who may see a secure value in clear (issue 6 brings the full permission matrix).
@@ -151,10 +154,17 @@ async def reveal(
         record(session, actor, "secure_form.reveal_refused", "secure_form", form.id)
         return None
     values = (await session.scalars(select(SecureFormValue).where(SecureFormValue.form_id == form.id))).all()
-    clear = {
-        value.field: cipher.decrypt(value.value_encrypted, context=_context(form.id, value.field))
-        for value in values
-    }
+    try:
+        clear = {
+            value.field: cipher.decrypt(value.value_encrypted, context=_context(form.id, value.field))
+            for value in values
+        }
+    except DecryptionError as exc:
+        # A missing key or an altered row: say so plainly rather than fail with a server error.
+        log.error("secure form %s: a value does not decrypt (%s)", form.id, exc)
+        raise Conflict(
+            "this form's values cannot be decrypted: a key is missing or a value was altered"
+        ) from exc
     record(
         session,
         actor,

@@ -9,6 +9,7 @@ plain page (never a stack trace) and a log line that names the invitation, never
 from __future__ import annotations
 
 import logging
+import re
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Form, Request, WebSocket, status
@@ -31,6 +32,24 @@ from haven.web.deps import RuntimeDep, SessionDep
 from haven.web.render import render
 
 log = logging.getLogger(__name__)
+
+#: Secrets in a request line: the link's token, and the code and state of the sign-in callback.
+_SECRET_IN_REQUEST_LINE = re.compile(r"(/chat/i/|/chat/verify/callback\?)[^\s\"]+")
+
+
+class _HideSecretsFromAccessLog(logging.Filter):
+    """uvicorn's access log (on under ``haven serve``) writes each request's path and query."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple):
+            record.args = tuple(
+                _SECRET_IN_REQUEST_LINE.sub(r"\1<hidden>", arg) if isinstance(arg, str) else arg
+                for arg in record.args
+            )
+        return True
+
+
+logging.getLogger("uvicorn.access").addFilter(_HideSecretsFromAccessLog())
 
 router = APIRouter(prefix="/chat", include_in_schema=False)
 
@@ -104,7 +123,7 @@ def _set_cookie(response: Response, runtime: Runtime, name: str, value: str, max
     )
 
 
-@router.get("/i/{token}")
+@router.get("/i/{token:path}")
 async def open_link(request: Request, runtime: RuntimeDep, session: SessionDep, token: str) -> Response:
     found = await invitation_for_token(session, token[:200])
     if isinstance(found, LinkProblem):
