@@ -20,6 +20,7 @@ import json
 import logging
 import re
 import time
+from asyncio import FIRST_COMPLETED
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -30,7 +31,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from haven.handoff.events import READ_BATCH, events_after
 from haven.kit.errors import HavenError
 from haven.models import Chat
-from haven.realtime.events import chat_topic, chat_typing
+from haven.realtime.events import RealtimeEvent, chat_topic, chat_typing
 from haven.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -119,13 +120,19 @@ class ChatSocket:
         receiver = asyncio.create_task(self._receive(send))
         loop = asyncio.get_running_loop()
         recheck_at = loop.time() + RECHECK_SECONDS
+        getter: asyncio.Task[RealtimeEvent | None] | None = None
         try:
             await catch_up()
-            while not receiver.done():
-                try:
-                    event = await asyncio.wait_for(subscription.get(), timeout=5.0)
-                except TimeoutError:
-                    event = None
+            while True:
+                # Wait for the bus and for the client at once: a client that goes away ends the
+                # handler now, not at the next notice.
+                getter = getter or asyncio.create_task(subscription.get())
+                done, _ = await asyncio.wait({receiver, getter}, timeout=5.0, return_when=FIRST_COMPLETED)
+                if receiver in done:
+                    break
+                event = None
+                if getter in done:
+                    event, getter = getter.result(), None
                 if subscription.closed:
                     break
                 if loop.time() >= recheck_at:
@@ -142,9 +149,11 @@ class ChatSocket:
         except WebSocketDisconnect:
             pass
         finally:
-            receiver.cancel()
-            with contextlib.suppress(asyncio.CancelledError, WebSocketDisconnect):
-                await receiver
+            for task in (receiver, getter):
+                if task is not None:
+                    task.cancel()
+                    with contextlib.suppress(asyncio.CancelledError, WebSocketDisconnect):
+                        await task
             subscription.close()
 
     async def _receive(self, send: Callable[[dict[str, Any]], Awaitable[None]]) -> None:
