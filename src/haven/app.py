@@ -111,7 +111,12 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
         settings.handoff_attempts_per_window, settings.handoff_window_seconds
     )
     app.state.verifiers = Verifiers.from_settings(settings)
-    app.add_middleware(SecurityHeadersMiddleware, hsts=settings.public_base_url.startswith("https"))
+    app.add_middleware(
+        SecurityHeadersMiddleware,
+        hsts=settings.public_base_url.startswith("https"),
+        # The sign-in form's redirect goes to the bank's OpenID provider (CSP form-action covers it).
+        form_targets=[settings.oidc_issuer] if settings.oidc_issuer else [],
+    )
     _install_error_handlers(app)
     app.mount("/static", StaticFiles(directory=Path(__file__).parent / "web" / "static"), "static")
     app.include_router(pages.router)

@@ -2,6 +2,11 @@
 
 When the suite runs with Redis, Haven runs split as production would scale it: the web process
 without workers, and a separate `haven worker` process, their events travelling through Redis.
+
+Haven runs with the secure handoff fully set up, as the demo runs it: the demo's customer directory
+(xsim's scenario customers linked to bank records, `oidc_subject` = their username), one-time codes
+on the demo phone page (served by the web process) and a real OpenID provider
+(tests/oidc_support.py) for "Sign in with Example Bank".
 """
 
 from __future__ import annotations
@@ -15,10 +20,12 @@ import httpx
 import pytest
 
 from haven.channels.x.client import XCredentials
+from haven.demo.directory import write_demo_directory
 from haven.demo.seed import DemoCredentials, demo_x_credentials, seed_demo
 from haven.runtime import Runtime
 from tests.conftest import make_settings
 from tests.factories import World, make_world
+from tests.oidc_support import OidcProvider, start_oidc_provider
 from tests.support import REDIS_URL, ServerProcess, drop_database, free_port, new_database
 
 #: The brand's X user id in xsim (its default ``brand_user_id``).
@@ -33,6 +40,10 @@ class Stack:
     demo: DemoCredentials
     credentials: XCredentials
     processes: list[ServerProcess]
+    #: The demo customer directory Haven reads (xsim's scenario customers, see haven.demo.directory).
+    directory_file: Path
+    #: The bank's OpenID provider Haven offers as "Sign in with …"; any login is accepted as `sub`.
+    oidc_issuer: str
 
 
 async def _seed(
@@ -62,19 +73,30 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
             "XSIM_BRAND_ACCESS_TOKEN": credentials.access_token,
             "XSIM_BRAND_ACCESS_TOKEN_SECRET": credentials.access_token_secret,
             "XSIM_APP_BEARER_TOKEN": credentials.bearer_token,
-            # One simulated X serves every test and a Haven polling fast: lift the DM read quota.
+            # One simulated X serves every test and a Haven polling fast: lift the read quotas the
+            # stack's Haven shares with the tests' own pollers (mentions: 450 per 15 minutes, used
+            # up within minutes at the stack's 0.3 s interval, after which the tests got 429s).
             "XSIM_RATE_LIMITS__DM_READ_USER": "100000",
+            "XSIM_RATE_LIMITS__MENTIONS_APP": "100000",
+            "XSIM_RATE_LIMITS__MENTIONS_USER": "100000",
         },
         f"{xsim_url}/_sim/state",
         workdir / "xsim.log",
     )
     processes = [xsim]
+    oidc: OidcProvider | None = None
     try:
         xsim.wait_ready()
+        directory_file = asyncio.run(write_demo_directory(xsim_url, workdir / "demo-directory.json"))
+        oidc = start_oidc_provider([f"{haven_url}/chat/verify/callback"])
         demo = asyncio.run(_seed(database_url, xsim_url, haven_url, credentials, workdir / "demo.json"))
         env = {
             "HAVEN_DATABASE_URL": database_url,
             "HAVEN_PUBLIC_BASE_URL": haven_url,
+            "HAVEN_DIRECTORY_FILE": str(directory_file),
+            "HAVEN_OIDC_ISSUER": oidc.issuer,
+            "HAVEN_OIDC_CLIENT_ID": oidc.client_id,
+            "HAVEN_OIDC_CLIENT_SECRET": oidc.client_secret,
             "HAVEN_POLL_INTERVAL_SECONDS": "0.3",
             "HAVEN_DM_POLL_INTERVAL_SECONDS": "1",
             "HAVEN_OUTBOX_INTERVAL_SECONDS": "0.5",
@@ -103,10 +125,21 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
             )
         for process in processes[1:]:
             process.wait_ready()
-        yield Stack(haven_url, xsim_url, database_url, demo, credentials, processes)
+        yield Stack(
+            haven_url,
+            xsim_url,
+            database_url,
+            demo,
+            credentials,
+            processes,
+            directory_file=directory_file,
+            oidc_issuer=oidc.issuer,
+        )
     finally:
         for process in reversed(processes):
             process.stop()
+        if oidc is not None:
+            oidc.stop()
         drop_database(database_url)
 
 

@@ -2,9 +2,16 @@
 
 The referrer policy is ``same-origin`` rather than ``no-referrer``: with ``no-referrer`` browsers send
 ``Origin: null`` on form posts, which would defeat the same-origin check that guards every form.
+
+``form_targets`` are URLs (their origins count) a form post may be redirected to: browsers apply
+``form-action`` to the redirects after a post too, and "Sign in with the bank" posts to Haven, which
+answers with a redirect to the bank's OpenID provider.
 """
 
 from __future__ import annotations
+
+from collections.abc import Sequence
+from urllib.parse import urlsplit
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -15,11 +22,18 @@ CONTENT_SECURITY_POLICY = (
 )
 
 
+def content_security_policy(form_targets: Sequence[str] = ()) -> str:
+    if not form_targets:
+        return CONTENT_SECURITY_POLICY
+    targets = " ".join(f"{urlsplit(url).scheme}://{urlsplit(url).netloc}" for url in form_targets)
+    return CONTENT_SECURITY_POLICY.replace("form-action 'self'", f"form-action 'self' {targets}")
+
+
 class SecurityHeadersMiddleware:
-    def __init__(self, app: ASGIApp, *, hsts: bool) -> None:
+    def __init__(self, app: ASGIApp, *, hsts: bool, form_targets: Sequence[str] = ()) -> None:
         self.app = app
         self.headers = [
-            (b"content-security-policy", CONTENT_SECURITY_POLICY.encode()),
+            (b"content-security-policy", content_security_policy(form_targets).encode()),
             (b"x-content-type-options", b"nosniff"),
             (b"x-frame-options", b"DENY"),
             (b"referrer-policy", b"same-origin"),
