@@ -34,6 +34,16 @@
     if (event.type === "alert.changed") { refreshAlerts(); return; }
     if (mode === "inbox") scheduleRefresh();
     if (mode === "conversation" && String(event.conversation_id) === body.dataset.conversationId) {
+      // A secure chat began or ended, or was rated: the page's tools change, so reload it, unless
+      // the agent is in the middle of writing.
+      const drafts = ["reply-text", "chat-text"].map(function (id) {
+        const box = document.getElementById(id);
+        return box ? box.value.trim() : "";
+      });
+      if ((event.reason === "note" || event.reason === "rating") && !drafts.some(Boolean)) {
+        window.location.reload();
+        return;
+      }
       scheduleRefresh();
     }
   }
