@@ -97,7 +97,8 @@ async def test_every_post_and_dm_arrives_exactly_once_while_x_misbehaves(
         assert (await xsim.post("/_sim/traffic", json=plan)).status_code == 202
         await traffic_done(xsim)
 
-        deadline = asyncio.get_running_loop().time() + 180
+        # A bound on liveness, not a speed test: generous, so a loaded machine does not fail it.
+        deadline = asyncio.get_running_loop().time() + 300
         while (stored := await inbound_counts(reader))[:2] != (TWEETS, DMS):
             assert stored[0] <= TWEETS and stored[1] <= DMS, f"more messages than posts: {stored}"
             assert asyncio.get_running_loop().time() < deadline, f"stored {stored} of {(TWEETS, DMS)}"
