@@ -13,8 +13,9 @@ The chats are seeded straight into the database through Haven's models (brand, a
 sessions from ``start_session``, contacts, conversations, spent invitations, chats whose customer
 tokens the benchmark keeps, the brand's webchat account). The sockets live in ``--clients`` child
 processes (each owns whole chats, so both ends of a message are timed on one clock), opened in
-batches, then the relay runs ``--warmup`` seconds unmeasured and ``--duration`` seconds measured.
-Every message must reach the other side exactly once.
+small batches evenly over ``--ramp-seconds`` (so that their periodic re-checks are spread as on a
+server whose chats began at random times); then the relay runs ``--warmup`` seconds unmeasured and
+``--duration`` seconds measured. Every message must reach the other side exactly once.
 
 The last line of the output is machine-readable: ``chats=<n> p50_ms=<n> p99_ms=<n>``.
 
@@ -109,7 +110,11 @@ WARMUP_SECONDS = 10.0
 #: How long to wait, after the last message, for every message to reach the other side.
 DRAIN_SECONDS = 15.0
 #: Sockets opened at once while ramping up (each batch is awaited before the next one starts).
-RAMP_BATCH = 100
+RAMP_BATCH = 20
+#: Over how long the sockets are opened. A socket re-checks its holder every 30 s from when it opened
+#: (``chat_ws.RECHECK_SECONDS``): opened over one such period, the re-checks spread evenly, as on a
+#: server whose chats began at random times. Opened faster, they come in waves (as after a restart).
+RAMP_SECONDS = 30.0
 #: The aim: the p99 latency at 1,000 chats on one instance on a 2-core machine.
 AIM_P99_MS = 30.0
 AIM_CHATS = 1000
@@ -253,6 +258,7 @@ class Plan:
     warmup: float
     duration: float
     ramp: int
+    ramp_seconds: float
     seed: int
 
 
@@ -414,7 +420,10 @@ async def _client(conn: Connection, seats: list[Seat], plan: Plan) -> None:
     opened = 0
     try:
         step = max(1, plan.ramp // 2)
-        for first in range(0, len(seats), step):
+        batches = math.ceil(len(seats) / step)
+        began = time.perf_counter()
+        for number, first in enumerate(range(0, len(seats), step)):
+            await _sleep_until(began + plan.ramp_seconds * number / batches)
             batch = seats[first : first + step]
             await asyncio.gather(
                 *(relay.open(seat, side) for seat in batch for side in ("customer", "agent"))
@@ -492,16 +501,13 @@ def machine_cpu_seconds() -> tuple[float, float]:
 @dataclass
 class CpuSample:
     server: float
-    clients: list[float]
     busy: float
     total: float
 
     @classmethod
-    def take(cls, server_pid: int, client_pids: list[int]) -> CpuSample:
+    def take(cls, server_pid: int) -> CpuSample:
         busy, total = machine_cpu_seconds()
-        return cls(
-            process_cpu_seconds(server_pid), [process_cpu_seconds(p) for p in client_pids], busy, total
-        )
+        return cls(process_cpu_seconds(server_pid), busy, total)
 
 
 # --- The run -----------------------------------------------------------------------------------------
@@ -566,8 +572,9 @@ async def _pipe_messages(conn: Connection, index: int, queue: asyncio.Queue[tupl
 
 
 async def _next_message(
-    queue: asyncio.Queue[tuple[int, Any]], haven: Child, *, within: float
+    queue: asyncio.Queue[tuple[int, Any]], haven: Child, *, within: float, finished: set[int]
 ) -> tuple[int, tuple[str, Any]]:
+    """The next message of a client; ``finished`` are those that sent their result (and then exit)."""
     deadline = time.monotonic() + within
     while True:
         if not haven.alive():
@@ -577,6 +584,8 @@ async def _next_message(
             if message[0] == "failed":
                 raise BenchFailure(f"client {index}: {message[1]}")
             if message[0] == "eof":
+                if index in finished:
+                    continue
                 raise BenchFailure(f"client {index} exited without a result")
             return index, message
         if time.monotonic() > deadline:
@@ -622,12 +631,16 @@ async def run(args: argparse.Namespace, workspace: Workspace) -> Report:
         await haven.wait_ready(f"{haven_url}/readyz")
 
         err.print(f"[bold]2/3[/] opening {2 * args.chats:,} sockets from {args.clients} client process(es) …")
-        plan = Plan(haven_url, args.interval, args.warmup, args.duration, args.ramp, seed=2026)
+        plan = Plan(
+            haven_url, args.interval, args.warmup, args.duration, args.ramp, args.ramp_seconds, seed=2026
+        )
         context = multiprocessing.get_context("spawn")
         queue: asyncio.Queue[tuple[int, Any]] = asyncio.Queue()
         pipes: list[Connection] = []
         processes: list[multiprocessing.process.BaseProcess] = []
         readers: list[asyncio.Task[None]] = []
+        finished: set[int] = set()  # clients that sent their result
+        spy: subprocess.Popen[bytes] | None = None
         try:
             for index in range(args.clients):
                 ours, theirs = context.Pipe()
@@ -648,7 +661,7 @@ async def run(args: argparse.Namespace, workspace: Workspace) -> Report:
                 opened = [0] * args.clients
                 ready = 0
                 while ready < args.clients:
-                    index, message = await _next_message(queue, haven, within=300)
+                    index, message = await _next_message(queue, haven, within=300, finished=set())
                     if message[0] in {"opened", "ready"}:
                         opened[index] = int(message[1])
                         progress.update(task, completed=sum(opened))
@@ -663,7 +676,6 @@ async def run(args: argparse.Namespace, workspace: Workspace) -> Report:
             start_wall = time.time() + 1.0
             for pipe in pipes:
                 pipe.send(("go", start_wall))
-            client_pids = [p.pid for p in processes if p.pid is not None]
             warm_end_wall = start_wall + args.warmup
             end_wall = warm_end_wall + args.duration
             with progress_bar() as progress:
@@ -674,20 +686,23 @@ async def run(args: argparse.Namespace, workspace: Workspace) -> Report:
                         raise BenchFailure("haven serve exited during the run")
                     progress.update(task, completed=round(time.time() - first))
                     await asyncio.sleep(min(0.25, max(0.0, warm_end_wall - time.time())))
-                before = CpuSample.take(haven.process.pid, client_pids)
+                before = CpuSample.take(haven.process.pid)
                 spy = start_py_spy(haven.process.pid, args.py_spy, args.duration) if args.py_spy else None
                 while time.time() < end_wall:
                     if not haven.alive():
                         raise BenchFailure("haven serve exited during the run")
                     progress.update(task, completed=round(time.time() - first))
                     await asyncio.sleep(min(0.25, max(0.0, end_wall - time.time())))
-                after = CpuSample.take(haven.process.pid, client_pids)
+                after = CpuSample.take(haven.process.pid)
             err.print("    waiting for the last messages to arrive …")
             results: list[ClientResult | None] = [None] * args.clients
-            while any(r is None for r in results):
-                index, message = await _next_message(queue, haven, within=DRAIN_SECONDS + 120)
+            while len(finished) < args.clients:
+                index, message = await _next_message(
+                    queue, haven, within=DRAIN_SECONDS + 120, finished=finished
+                )
                 if message[0] == "result":
                     results[index] = message[1]
+                    finished.add(index)
             profile = None
             if spy is not None:
                 _, spy_err = await asyncio.to_thread(spy.communicate)
@@ -696,10 +711,13 @@ async def run(args: argparse.Namespace, workspace: Workspace) -> Report:
                 else:
                     err.print(f"[yellow]py-spy failed: {escape(spy_err.decode(errors='replace')[-500:])}[/]")
         finally:
+            if spy is not None and spy.poll() is None:
+                spy.terminate()
             for reader in readers:
                 reader.cancel()
             for child_process in processes:
-                child_process.join(timeout=10)
+                # After their results they exit by themselves; otherwise (a failure) stop them now.
+                child_process.join(timeout=10 if len(finished) == len(processes) else 0)
                 if child_process.is_alive():
                     child_process.terminate()
                     child_process.join()
@@ -713,6 +731,7 @@ async def run(args: argparse.Namespace, workspace: Workspace) -> Report:
     wall = after.total - before.total
     cores = os.cpu_count() or 1
     span = args.duration
+    done = [r for r in results if r is not None]
     return Report(
         chats=args.chats,
         clients=args.clients,
@@ -720,11 +739,11 @@ async def run(args: argparse.Namespace, workspace: Workspace) -> Report:
         bus=bus,
         seed_seconds=seed_seconds,
         connect_seconds=connect_seconds,
-        results=[r for r in results if r is not None],
+        results=done,
         stored=int(stored or 0),
         wall_seconds=span,
         server_cpu=(after.server - before.server) / span,
-        clients_cpu=sum(a - b for a, b in zip(after.clients, before.clients, strict=True)) / span,
+        clients_cpu=sum(r.cpu_seconds for r in done) / span,
         machine_cpu=(after.busy - before.busy) / wall * cores if wall > 0 else float("nan"),
         machine_cores=cores,
         load=(load_at_start, load_average()),
@@ -831,6 +850,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--clients", type=int, default=1, help="client processes (%(default)s)")
     parser.add_argument("--ramp", type=int, default=RAMP_BATCH, help="sockets opened at once (%(default)s)")
     parser.add_argument(
+        "--ramp-seconds",
+        type=float,
+        default=RAMP_SECONDS,
+        help="open the sockets evenly over this long (%(default)s; 0: as fast as the server takes them)",
+    )
+    parser.add_argument(
         "--py-spy",
         type=Path,
         metavar="FILE",
@@ -840,8 +865,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if args.chats < 1 or args.interval <= 0 or args.duration <= 0 or args.warmup < 0:
         parser.error("--chats, --interval and --duration must be positive, --warmup not negative")
-    if args.clients < 1 or args.clients > args.chats or args.ramp < 2:
-        parser.error("--clients must be between 1 and --chats, --ramp at least 2")
+    if args.clients < 1 or args.clients > args.chats or args.ramp < 2 or args.ramp_seconds < 0:
+        parser.error("--clients must be between 1 and --chats, --ramp at least 2, --ramp-seconds >= 0")
     if args.database_url is not None and not is_postgres(args.database_url):
         parser.error("--database-url must be a postgresql+asyncpg:// URL (SQLite is the default)")
     if args.interval < 2 / 5:
