@@ -20,7 +20,7 @@ from haven.handoff.events import append_chat_event
 from haven.kit.actor import SYSTEM, Actor
 from haven.kit.clock import utcnow
 from haven.kit.errors import Conflict, Invalid
-from haven.messages.service import add_system_note, chat_message_key, clean_text
+from haven.messages.service import add_system_note, chat_message_key, clean_text, find_by_external_id
 from haven.models import (
     ChannelKind,
     Chat,
@@ -114,10 +114,7 @@ async def customer_says(session: AsyncSession, chat: Chat, text: str, client_id:
         raise Invalid(f"the message is longer than {limit} characters")
     account = await webchat_account(session, chat.brand_id)
     external_id = chat_message_key(chat.id, "customer", client_id)
-    earlier = await session.scalar(
-        select(Message).where(Message.channel_account_id == account.id, Message.external_id == external_id)
-    )
-    if earlier is not None:
+    if (earlier := await find_by_external_id(session, account.id, external_id)) is not None:
         return earlier
     conversation = await session.get_one(Conversation, chat.conversation_id)
     now = utcnow()

@@ -147,7 +147,7 @@ def chat_message_key(chat_id: int, side: str, client_id: str) -> str:
     return f"chat:{chat_id}:{side}:{client_id}"
 
 
-async def _find_by_external_id(session: AsyncSession, account_id: int, external_id: str) -> Message | None:
+async def find_by_external_id(session: AsyncSession, account_id: int, external_id: str) -> Message | None:
     return await session.scalar(
         select(Message).where(Message.channel_account_id == account_id, Message.external_id == external_id)
     )
@@ -196,7 +196,7 @@ async def send_reply(
     external_id = None
     if chat is not None and client_id is not None:
         external_id = chat_message_key(chat.id, "agent", client_id)
-        if (earlier := await _find_by_external_id(session, account.id, external_id)) is not None:
+        if (earlier := await find_by_external_id(session, account.id, external_id)) is not None:
             return earlier
 
     now = utcnow()

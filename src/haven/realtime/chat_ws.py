@@ -51,13 +51,6 @@ PostMessage = Callable[[AsyncSession, Chat, str, str], Awaitable[object]]
 StillAllowed = Callable[[], Awaitable[bool]]
 
 
-def origin_allowed(websocket: WebSocket, runtime: Runtime) -> bool:
-    """The page that opened the socket is this site (a foreign page could carry the cookie)."""
-    origin = websocket.headers.get("origin")
-    host = websocket.headers.get("host", "")
-    return origin in {f"http://{host}", f"https://{host}", runtime.settings.public_base_url}
-
-
 def parse_after(raw: str | None) -> int:
     """The last sequence number the client saw; anything unreadable means "from the start"."""
     if raw is None or not raw.isdigit() or len(raw) > 12:

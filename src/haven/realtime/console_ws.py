@@ -13,6 +13,7 @@ import contextlib
 
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect, status
 
+from haven.realtime.origin import origin_allowed
 from haven.runtime import Runtime
 from haven.security.sessions import SESSION_COOKIE, agent_for_session
 
@@ -26,12 +27,6 @@ RECHECK_SECONDS = 60.0
 CONSOLE_EVENTS = ("conversation.", "alert.")
 
 
-def _origin_allowed(websocket: WebSocket, runtime: Runtime) -> bool:
-    origin = websocket.headers.get("origin")
-    host = websocket.headers.get("host", "")
-    return origin in {f"http://{host}", f"https://{host}", runtime.settings.public_base_url}
-
-
 async def _session_alive(runtime: Runtime, token: str | None) -> int | None:
     async with runtime.database.unit_of_work() as session:
         agent = await agent_for_session(session, token)
@@ -42,7 +37,7 @@ async def _session_alive(runtime: Runtime, token: str | None) -> int | None:
 async def console_socket(websocket: WebSocket) -> None:
     runtime: Runtime = websocket.app.state.runtime
     token = websocket.cookies.get(SESSION_COOKIE)
-    if not _origin_allowed(websocket, runtime):
+    if not origin_allowed(websocket, runtime):
         await websocket.close(code=status.WS_1008_POLICY_VIOLATION, reason="origin not allowed")
         return
     brand_id = await _session_alive(runtime, token)

@@ -12,7 +12,7 @@ import logging
 import re
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Form, Request, WebSocket, status
+from fastapi import APIRouter, Form, Request, WebSocket, status
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from pydantic import StringConstraints
 
@@ -24,11 +24,12 @@ from haven.handoff.verifiers import Verifiers
 from haven.kit.clock import utcnow
 from haven.kit.errors import HavenError
 from haven.models import Agent, Brand, ChannelAccount, Chat, ChatInvitation, ChatStatus, Conversation
-from haven.realtime.chat_ws import ChatSocket, origin_allowed, parse_after
+from haven.realtime.chat_ws import ChatSocket, parse_after
+from haven.realtime.origin import origin_allowed
 from haven.runtime import Runtime
-from haven.security.csrf import check_csrf
 from haven.security.throttle import SlidingWindowLimiter
 from haven.web.deps import RuntimeDep, SessionDep
+from haven.web.pages import CsrfChecked
 from haven.web.render import render
 
 log = logging.getLogger(__name__)
@@ -77,13 +78,6 @@ _PROBLEM_PAGES = {
         "The bank sent you a newer link; please use that one.",
     ),
 }
-
-
-async def csrf_protected(request: Request, runtime: RuntimeDep) -> None:
-    await check_csrf(request, frozenset({runtime.settings.public_base_url}))
-
-
-CsrfChecked = Depends(csrf_protected)
 
 
 def _verifiers(request: Request) -> Verifiers:

@@ -17,7 +17,8 @@ from haven.kit.actor import Actor
 from haven.kit.errors import Conflict, HavenError, NotFound
 from haven.messages.service import send_reply
 from haven.models import Agent, Chat, Conversation, SecureForm, Visibility
-from haven.realtime.chat_ws import ChatSocket, origin_allowed, parse_after
+from haven.realtime.chat_ws import ChatSocket, parse_after
+from haven.realtime.origin import origin_allowed
 from haven.runtime import Runtime
 from haven.security.sessions import SESSION_COOKIE, agent_for_session
 from haven.web.auth import console_actor
