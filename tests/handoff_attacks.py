@@ -9,12 +9,9 @@ everything Haven logs (including uvicorn's access log, on in production) for sec
 
 from __future__ import annotations
 
-import asyncio
-import dataclasses
 import logging
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -22,13 +19,11 @@ import pytest
 import websockets
 from sqlalchemy import select, update
 
-from haven.app import create_app
-from haven.models import AuditEntry, Chat, ChatInvitation, Message
-from haven.realtime.events import chat_typing
+from haven.models import AuditEntry, ChatInvitation, Message
 from haven.runtime import Runtime
 from haven.security.csrf import CSRF_COOKIE, CSRF_FIELD
 from tests.handoff_support import LiveHaven, cookie_header, csrf_from, hand_off, open_link, verify_by_code
-from tests.support import REDIS_URL, serving
+from tests.support import REDIS_URL
 
 FOREIGN_ORIGIN = "https://evil.example"
 
@@ -51,30 +46,6 @@ async def backend_runtime(runtime: Runtime) -> AsyncIterator[Runtime]:
         await own.close()
 
 
-@asynccontextmanager
-async def live_haven_on(
-    runtime: Runtime, directory: Path, port: int, **overrides: object
-) -> AsyncIterator[LiveHaven]:
-    """A Haven on the given port of 127.0.0.1, whose ``public_base_url`` is that address."""
-    async with _served(runtime, directory, port, f"http://127.0.0.1:{port}", **overrides) as live:
-        yield live
-
-
-@asynccontextmanager
-async def _served(
-    runtime: Runtime, directory: Path, port: int, url: str, **overrides: object
-) -> AsyncIterator[LiveHaven]:
-    settings = runtime.settings.model_copy(
-        update={"directory_file": directory, "public_base_url": url, **overrides}
-    )
-    app = create_app(runtime=dataclasses.replace(runtime, settings=settings))
-    phone = app.state.verifiers.demo_phone
-    assert phone is not None
-    async with serving(app, port=port) as served:
-        assert served == url
-        yield LiveHaven(url=url, phone=phone, runtime=runtime)
-
-
 # -- the database, read and forced ------------------------------------------------------------
 
 
@@ -89,13 +60,6 @@ async def invitation_of(runtime: Runtime, conversation_id: int) -> ChatInvitatio
         )
     assert invitation is not None
     return invitation
-
-
-async def chat_of(runtime: Runtime, conversation_id: int) -> Chat:
-    async with runtime.database.reader() as session:
-        chat = await session.scalar(select(Chat).where(Chat.conversation_id == conversation_id))
-    assert chat is not None
-    return chat
 
 
 async def force_invitation(runtime: Runtime, invitation_id: int, **values: Any) -> None:
@@ -119,17 +83,6 @@ async def audit_dump(runtime: Runtime) -> str:
     async with runtime.database.reader() as session:
         entries = (await session.scalars(select(AuditEntry))).all()
     return "\n".join(f"{e.action} {e.object_type} {e.object_id} {e.details!r}" for e in entries)
-
-
-async def wake_socket_handlers(runtime: Runtime, chat: Chat) -> None:
-    """Let the server's handlers of just-closed chat sockets notice at once that their client left.
-
-    A handler looks at its receiver only between bus notices, or every 5 s when none comes (which
-    would hold up the server's shutdown); a typing notice on the chat's topic is one, and harmless.
-    """
-    for _ in range(2):
-        await asyncio.sleep(0.1)
-        await runtime.bus.publish(chat_typing(chat.brand_id, chat.id, "agent"))
 
 
 # -- browsers ----------------------------------------------------------------------------------
@@ -174,15 +127,6 @@ async def invite_and_open(
 ) -> httpx.AsyncClient:
     """The agent invites; the customer opens the link and lands on the verification page."""
     return await open_and_land(haven, await hand_off(haven, agent, conversation_id))
-
-
-def code_sent_to(haven: LiveHaven, destination: str | None = None) -> str:
-    """The newest one-time code on the demo phone (for one destination, or any)."""
-    messages = haven.phone.messages(destination)
-    assert messages, f"no code was sent to {destination or 'anyone'}"
-    code = messages[0].text.split("code is ", 1)[1][:6]
-    assert code.isdigit()
-    return code
 
 
 async def enter_chat(haven: LiveHaven, agent: httpx.AsyncClient, conversation_id: int) -> httpx.AsyncClient:

@@ -26,7 +26,7 @@ from haven.app import create_app
 from haven.handoff.senders import DemoPhone
 from haven.inbound.pipeline import process_pending
 from haven.inbound.store import store_raw_events
-from haven.models import Message
+from haven.models import Chat, Message
 from haven.runtime import Runtime
 from tests.factories import PASSWORD, World, next_id, tweet_event
 from tests.support import serving
@@ -56,12 +56,18 @@ def write_directory(path: Path, customers: list[dict[str, Any]]) -> Path:
 
 
 @asynccontextmanager
-async def live_haven(runtime: Runtime, directory: Path, **overrides: object) -> AsyncIterator[LiveHaven]:
+async def live_haven(
+    runtime: Runtime, directory: Path, *, port: int | None = None, **overrides: object
+) -> AsyncIterator[LiveHaven]:
+    """Haven on a free port, or on ``port`` with its own address as ``public_base_url`` (an OpenID
+    provider must know the callback address before Haven starts)."""
+    if port is not None:
+        overrides = {"public_base_url": f"http://127.0.0.1:{port}", **overrides}
     settings = runtime.settings.model_copy(update={"directory_file": directory, **overrides})
     app = create_app(runtime=dataclasses.replace(runtime, settings=settings))
     phone = app.state.verifiers.demo_phone
     assert phone is not None
-    async with serving(app) as url:
+    async with serving(app, port=port) as url:
         yield LiveHaven(url=url, phone=phone, runtime=runtime)
 
 
@@ -132,9 +138,10 @@ async def open_link(haven: LiveHaven, link: str) -> httpx.AsyncClient:
     return customer
 
 
-def last_code(haven: LiveHaven) -> str:
-    messages = haven.phone.messages()
-    assert messages, "no code was sent"
+def last_code(haven: LiveHaven, destination: str | None = None) -> str:
+    """The newest one-time code on the demo phone (for one destination, or any)."""
+    messages = haven.phone.messages(destination)
+    assert messages, f"no code was sent to {destination or 'anyone'}"
     match = _CODE.search(messages[0].text)
     assert match
     return match.group(1)
@@ -153,6 +160,13 @@ async def secure_chat(haven: LiveHaven, agent: httpx.AsyncClient, conversation_i
     customer = await open_link(haven, await hand_off(haven, agent, conversation_id))
     await verify_by_code(haven, customer)
     return customer
+
+
+async def chat_of(runtime: Runtime, conversation_id: int) -> Chat:
+    async with runtime.database.reader() as session:
+        chat = await session.scalar(select(Chat).where(Chat.conversation_id == conversation_id))
+    assert chat is not None
+    return chat
 
 
 def cookie_header(client: httpx.AsyncClient) -> str:

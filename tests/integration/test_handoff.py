@@ -11,7 +11,6 @@ from sqlalchemy import select, update
 
 from haven.models import (
     AuditEntry,
-    Chat,
     ChatStatus,
     Conversation,
     DeliveryStatus,
@@ -25,6 +24,7 @@ from tests.factories import World
 from tests.handoff_support import (
     LiveHaven,
     agent_signs_in,
+    chat_of,
     chat_socket,
     customer_tweets,
     hand_off,
@@ -100,9 +100,8 @@ async def test_a_customer_verifies_chats_fills_a_form_and_rates(
     conversation_id = await customer_tweets(runtime, world, x_user_id=users[0])
     agent = await agent_signs_in(haven, world.agent.email)
     customer = await secure_chat(haven, agent, conversation_id)
-    async with runtime.database.reader() as session:
-        chat = await session.scalar(select(Chat).where(Chat.conversation_id == conversation_id))
-    assert chat is not None and chat.status is ChatStatus.LIVE
+    chat = await chat_of(runtime, conversation_id)
+    assert chat.status is ChatStatus.LIVE
 
     page = await customer.get("/chat")
     assert page.status_code == 200 and 'data-chat-id="' in page.text
@@ -194,9 +193,7 @@ async def test_only_permitted_agents_reveal_form_values_and_every_reveal_is_audi
     customer = await secure_chat(haven, agent, conversation_id)
     page = f"/conversations/{conversation_id}"
     await post(agent, f"{page}/chat/forms", {"fields": ["date_of_birth"]}, page=page)
-    async with runtime.database.reader() as session:
-        chat = await session.scalar(select(Chat).where(Chat.conversation_id == conversation_id))
-    assert chat is not None
+    assert (await chat_of(runtime, conversation_id)).status is ChatStatus.LIVE
     async with chat_socket(haven, customer, "/chat/ws") as customer_ws:
         form_id = (await receive(customer_ws))["form"]["id"]
     answered = await post(customer, f"/chat/forms/{form_id}", {"date_of_birth": "1985-07-14"}, page="/chat")
@@ -235,9 +232,7 @@ async def test_a_reconnecting_customer_resumes_without_loss_or_doubles(
     conversation_id = await customer_tweets(runtime, world, x_user_id=users[0])
     agent = await agent_signs_in(haven, world.agent.email)
     customer = await secure_chat(haven, agent, conversation_id)
-    async with runtime.database.reader() as session:
-        chat = await session.scalar(select(Chat).where(Chat.conversation_id == conversation_id))
-    assert chat is not None
+    chat = await chat_of(runtime, conversation_id)
     async with chat_socket(haven, agent, f"/ws/chats/{chat.id}") as agent_ws:
         async with chat_socket(haven, customer, "/chat/ws") as customer_ws:
             await customer_ws.send('{"type": "message", "text": "first", "client_id": "m1"}')
@@ -265,8 +260,7 @@ async def test_two_customers_hear_only_their_own_chat(
     for user in users[:2]:
         conversation_id = await customer_tweets(runtime, world, x_user_id=user)
         customers.append(await secure_chat(haven, agent, conversation_id))
-        async with runtime.database.reader() as session:
-            chats.append(await session.scalar(select(Chat.id).where(Chat.conversation_id == conversation_id)))
+        chats.append((await chat_of(runtime, conversation_id)).id)
     async with (
         chat_socket(haven, customers[0], "/chat/ws") as first,
         chat_socket(haven, customers[1], "/chat/ws") as second,

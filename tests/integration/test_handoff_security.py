@@ -56,27 +56,25 @@ from tests.handoff_attacks import (
     audit_dump,
     backend_runtime,
     browser_with,
-    chat_of,
     chat_texts,
-    code_sent_to,
     csrf_post,
     enter_chat,
     force_invitation,
     invitation_of,
     invite_and_open,
-    live_haven_on,
     open_and_land,
     refused_handshake,
     socket_headers,
-    wake_socket_handlers,
     watching_logs,
 )
 from tests.handoff_support import (
     LiveHaven,
     agent_signs_in,
+    chat_of,
     chat_socket,
     customer_tweets,
     hand_off,
+    last_code,
     live_haven,
     new_x_user,
     open_link,
@@ -122,7 +120,7 @@ class Bank:
 
     def code_for(self, n: int) -> str:
         """The newest code on customer ``n``'s phone."""
-        return code_sent_to(self.haven, phone_of(n))
+        return last_code(self.haven, phone_of(n))
 
     async def send_code(self, customer: httpx.AsyncClient) -> None:
         sent = await csrf_post(customer, "/chat/verify/code/send")
@@ -446,7 +444,7 @@ async def test_verification_requests_are_rate_limited_per_address(
         customer = await invite_and_open(haven, agent, conversation_id)
         sent = await csrf_post(customer, "/chat/verify/code/send")
         assert sent.status_code == 200
-        code = code_sent_to(haven)
+        code = last_code(haven)
         wrong = f"{(int(code) + 1) % 10**6:06d}"
         for _ in range(limit - 1):
             assert (await csrf_post(customer, "/chat/verify/code", {"code": wrong})).status_code == 422
@@ -563,7 +561,6 @@ async def test_sockets_from_another_site_or_without_credentials_are_refused(
     ):
         assert (await receive(customer_ws, kind="hello"))["chat_id"] == chat.id
         assert (await receive(agent_ws, kind="hello"))["side"] == "agent"
-    await wake_socket_handlers(bank.runtime, chat)
     await customer.aclose()
 
 
@@ -711,7 +708,6 @@ async def test_hostile_frames_get_error_frames_and_the_socket_stays_usable(bank:
         with pytest.raises(websockets.exceptions.ConnectionClosed) as closed:
             await receive(socket)
         assert closed.value.rcvd is not None and closed.value.rcvd.code == 1009
-    await wake_socket_handlers(runtime, chat)
     assert not any(t.startswith("z") for t in await chat_texts(runtime, chat.id))
     await customer.aclose()
 
@@ -731,7 +727,6 @@ async def test_markup_is_stored_verbatim_and_escaped_for_the_agent_and_card_numb
         for n, text in enumerate([script, image, *cards]):
             await socket.send(json.dumps({"type": "message", "text": text, "client_id": f"m{n}"}))
             echoes.append((await receive(socket))["text"])
-    await wake_socket_handlers(runtime, chat)
     redacted = ["my card is •••• 1111 please check", "card •••• 1111.", "or •••• 1111?"]
     assert echoes == [script, image, *redacted]
     assert await chat_texts(runtime, chat.id) == [script, image, *redacted]
@@ -834,7 +829,6 @@ async def test_after_the_end_messages_are_refused_and_the_rating_is_checked(bank
             socket, json.dumps({"type": "message", "text": "one more thing", "client_id": "late"})
         )
         assert reply == {"type": "error", "detail": "the chat has ended", "client_id": "late"}
-    await wake_socket_handlers(runtime, chat)
     assert await chat_texts(runtime, chat.id) == []
 
     for score in ("0", "6", "-1", "five", "4.5", ""):
@@ -919,10 +913,10 @@ async def oidc_bank(
             {"customer_id": "C-mallory", "name": "Mallory", "x_user_id": mallory, "oidc_subject": "mallory"},
         ],
     )
-    async with live_haven_on(
+    async with live_haven(
         runtime,
         directory,
-        oidc_port,
+        port=oidc_port,
         oidc_issuer=provider.issuer,
         oidc_client_id=provider.client_id,
         oidc_client_secret=SecretStr(provider.client_secret),

@@ -9,6 +9,7 @@ from haven.config import Settings
 from haven.security.passwords import hash_password, verify_password
 from haven.security.secrets import constant_time_equal, new_token, token_hash
 from haven.security.throttle import SlidingWindowLimiter
+from haven.web.security_headers import CONTENT_SECURITY_POLICY, content_security_policy
 
 
 def test_passwords_hash_with_argon2id_and_verify() -> None:
@@ -83,3 +84,10 @@ def test_settings_come_from_haven_prefixed_environment(monkeypatch: pytest.Monke
     monkeypatch.setenv("HAVEN_PUBLIC_BASE_URL", "https://care.bank.example/")
     settings = Settings()
     assert settings.port == 9001 and settings.public_base_url == "https://care.bank.example"
+
+
+def test_the_policy_admits_form_redirects_only_to_the_configured_provider() -> None:
+    assert content_security_policy() == CONTENT_SECURITY_POLICY
+    policy = content_security_policy(["https://id.bank.example/realms/customers"])
+    assert "form-action 'self' https://id.bank.example;" in policy
+    assert policy.replace(" https://id.bank.example", "") == CONTENT_SECURITY_POLICY
