@@ -12,6 +12,15 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e ".[dev]"
 	touch $(STAMP)
 
+# The hybrid intent model's extra (sentence embeddings). torch==2.13.0 first: a CPU build, where a
+# bare dependency would pull the registry's newest build with several GB of CUDA packages.
+EMBED_STAMP := $(VENV)/.embeddings
+
+$(EMBED_STAMP): $(STAMP)
+	$(BIN)/python -m pip install --quiet torch==2.13.0
+	$(BIN)/python -m pip install --quiet -e ".[dev,embeddings]"
+	touch $(EMBED_STAMP)
+
 # A real OpenID provider (node's oidc-provider) for the secure-chat sign-in tests.
 OIDC_PROVIDER := tools/oidc-provider
 OIDC_NODE_STAMP := $(OIDC_PROVIDER)/node_modules/.package-lock.json
@@ -22,7 +31,7 @@ $(OIDC_NODE_STAMP): $(OIDC_PROVIDER)/package.json $(OIDC_PROVIDER)/package-lock.
 demo: $(STAMP)
 	$(BIN)/haven demo
 
-test: $(STAMP) $(OIDC_NODE_STAMP)
+test: $(STAMP) $(EMBED_STAMP) $(OIDC_NODE_STAMP)
 	$(BIN)/python -m pytest
 
 lint: $(STAMP)
