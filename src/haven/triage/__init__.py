@@ -1,0 +1,1 @@
+"""Understanding inbound posts: intent, priority, sentiment, language, exposed private data."""
