@@ -9,16 +9,19 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, ValidationError, model_validator
 
 from xsim.config import ID_PATTERN, USERNAME_PATTERN, RateLimits, SimConfig
 from xsim.errors import JSON, generic, invalid_body
 from xsim.render import iso_time
 from xsim.simulator import Simulator, get_sim
-from xsim.store import Tweet, User, UsernameTaken
+from xsim.store import MAX_FOLLOWERS, Tweet, User, UsernameTaken
 
 router = APIRouter(prefix="/_sim")
 Sim = Annotated[Simulator, Depends(get_sim)]
+
+#: A whole number of followers, 0 to 10^9 (``"5"``, ``5.0`` and ``true`` are refused).
+Followers = Annotated[StrictInt, Field(ge=0, le=MAX_FOLLOWERS)]
 
 
 class NewUser(BaseModel):
@@ -29,6 +32,26 @@ class NewUser(BaseModel):
     name: str | None = Field(default=None, min_length=1, max_length=50)
     #: Whether anyone may DM the user (change it later with ``PATCH /_sim/users/{username}``).
     accepts_dms: bool = True
+    #: The audience X reports for the user (``public_metrics.followers_count``, v1.1 ``followers_count``).
+    followers_count: Followers = 0
+    #: The verified badge (``verified`` in v2 and v1.1 user objects).
+    verified: StrictBool = False
+
+
+class UserPatch(BaseModel):
+    """``PATCH /_sim/users/{username}``: the given settings change, the others stay."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    accepts_dms: StrictBool | None = None
+    followers_count: Followers | None = None
+    verified: StrictBool | None = None
+
+    @model_validator(mode="after")
+    def _something(self) -> UserPatch:
+        if self.accepts_dms is None and self.followers_count is None and self.verified is None:
+            raise ValueError("give at least one of accepts_dms, followers_count and verified")
+        return self
 
 
 class ConfigPatch(BaseModel):
@@ -56,6 +79,15 @@ def user_summary(user: User) -> JSON:
     return {"id": user.id, "username": user.username, "name": user.name, "is_brand": user.is_brand}
 
 
+def user_settings(user: User) -> JSON:
+    """``user_summary`` plus what ``PATCH /_sim/users/{username}`` changes."""
+    return user_summary(user) | {
+        "accepts_dms": user.accepts_dms,
+        "followers_count": user.followers_count,
+        "verified": user.verified,
+    }
+
+
 def tweet_record(tweet: Tweet, author: User | None) -> JSON:
     return {
         "id": tweet.id,
@@ -68,6 +100,7 @@ def tweet_record(tweet: Tweet, author: User | None) -> JSON:
         "in_reply_to_user_id": tweet.in_reply_to_user_id,
         "quoted_tweet_id": tweet.quoted_tweet_id,
         "entities": tweet.entities.to_json(),
+        "lang": tweet.lang,
         "deleted": tweet.deleted,
     }
 
@@ -114,7 +147,11 @@ def _state(sim: Simulator) -> JSON:
 async def create_user(body: NewUser, sim: Sim) -> JSONResponse:
     try:
         user = await sim.store.create_user(
-            body.username, body.name or body.username, accepts_dms=body.accepts_dms
+            body.username,
+            body.name or body.username,
+            accepts_dms=body.accepts_dms,
+            followers_count=body.followers_count,
+            verified=body.verified,
         )
     except UsernameTaken:
         raise generic(409, f"The username {body.username} is already taken") from None
@@ -134,7 +171,18 @@ async def get_user(username: str, sim: Sim) -> JSON:
     user = sim.store.user_by_username(username)
     if user is None:
         raise generic(404, f"No user named {username}")
-    return user_summary(user) | {"access_token": user.access_token, "accepts_dms": user.accepts_dms}
+    return user_settings(user) | {"access_token": user.access_token}
+
+
+@router.patch("/users/{username}")
+async def patch_user(username: str, body: UserPatch, sim: Sim) -> JSON:
+    user = sim.store.user_by_username(username)
+    if user is None:
+        raise generic(404, f"No user named {username}")
+    await sim.store.update_user(
+        user, accepts_dms=body.accepts_dms, followers_count=body.followers_count, verified=body.verified
+    )
+    return user_settings(user)
 
 
 @router.get("/tweets")

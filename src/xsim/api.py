@@ -108,7 +108,7 @@ async def get_me(
 ) -> JSONResponse:
     reject_unknown(request.query_params, FIELD_PARAMS)
     fields = selection(request.query_params, USER_EXPANSIONS)
-    return JSONResponse({"data": user_json(user, fields.user_fields)})
+    return JSONResponse({"data": user_json(sim.store, user, fields.user_fields)})
 
 
 def _mentions_of(store: Store, user: User) -> Iterator[Tweet]:

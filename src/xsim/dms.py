@@ -1,7 +1,7 @@
 """Direct Messages v2 (contract §6): sending, reading and deleting DM events, user auth only.
 
 Also the ``/_sim`` controls for DMs: ``POST``/``GET /_sim/dms`` (customers DM the brand, tests
-list every event) and ``PATCH /_sim/users/{username}`` (the ``accepts_dms`` switch).
+list every event). A user's ``accepts_dms`` switch is ``PATCH /_sim/users/{username}`` (``admin``).
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from typing import Annotated, Literal, TypeVar
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 from starlette.datastructures import QueryParams
 
 from xsim.api import user_guard
@@ -319,7 +319,7 @@ def _document(store: Store, events: list[DmEvent], chosen: _DmSelection, data: o
     includes: JSON = {}
     users = [user for user_id in user_ids if (user := store.user(user_id))]
     if users:
-        includes["users"] = [user_json(user, chosen.user_fields) for user in users]
+        includes["users"] = [user_json(store, user, chosen.user_fields) for user in users]
     live = [tweet for tweet_id in tweets if (tweet := store.live_tweet(tweet_id))]
     if live:
         includes["tweets"] = [tweet_json(tweet, chosen.tweet_fields) for tweet in live]
@@ -503,24 +503,3 @@ async def sim_list_dms(
     if conversation_id is not None:
         events = [e for e in events if e.dm_conversation_id == conversation_id]
     return {"dm_events": [dm_record(store, event) for event in events]}
-
-
-class UserPatch(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    accepts_dms: StrictBool
-
-
-@sim_router.patch("/users/{username}")
-async def patch_user(username: str, body: UserPatch, sim: Sim) -> JSON:
-    user = sim.store.user_by_username(username)
-    if user is None:
-        raise generic(404, f"No user named {username}")
-    await sim.store.set_accepts_dms(user, body.accepts_dms)
-    return {
-        "id": user.id,
-        "username": user.username,
-        "name": user.name,
-        "is_brand": user.is_brand,
-        "accepts_dms": user.accepts_dms,
-    }

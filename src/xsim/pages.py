@@ -29,7 +29,7 @@ from xsim.posting import (
 )
 from xsim.render import iso_time
 from xsim.simulator import Simulator, get_sim
-from xsim.store import DmEvent, Store, Tweet, User, one_to_one_conversation_id
+from xsim.store import LANG_PATTERN, DmEvent, Store, Tweet, User, one_to_one_conversation_id
 
 router = APIRouter(include_in_schema=False)
 Sim = Annotated[Simulator, Depends(get_sim)]
@@ -134,6 +134,8 @@ class UiTweet(BaseModel):
     username: str
     text: str
     in_reply_to_tweet_id: str | None = Field(default=None, pattern=ID_PATTERN)
+    #: The language the customer writes in (``es``, ``pt-BR`` …, or ``und``); xsim does not detect it.
+    lang: str | None = Field(default=None, pattern=LANG_PATTERN)
 
 
 @router.post("/ui/tweet", status_code=201)
@@ -141,7 +143,7 @@ async def ui_tweet(body: UiTweet, sim: Sim) -> JSONResponse:
     """Post as a customer, by the same rules as ``POST /2/tweets`` (but not rate-limited)."""
     customer = _customer(sim, body.username)
     reply = ReplyBody(in_reply_to_tweet_id=body.in_reply_to_tweet_id) if body.in_reply_to_tweet_id else None
-    tweet = await create_tweet(sim, customer, CreateTweetBody(text=body.text, reply=reply))
+    tweet = await create_tweet(sim, customer, CreateTweetBody(text=body.text, reply=reply), lang=body.lang)
     return JSONResponse(created_response_body(tweet), status_code=201)
 
 

@@ -57,8 +57,14 @@ _UNAVAILABLE = {
 }
 
 
-async def create_tweet(sim: Simulator, author: User, body: CreateTweetBody) -> Tweet:
-    """Validate and store a tweet, or raise the ``ApiError`` X would answer with."""
+async def create_tweet(
+    sim: Simulator, author: User, body: CreateTweetBody, *, lang: str | None = None
+) -> Tweet:
+    """Validate and store a tweet, or raise the ``ApiError`` X would answer with.
+
+    ``lang`` is the language the (simulated) author wrote in; X detects it, so the API's body has
+    no such field and only the customer page passes one. Left out, the store decides.
+    """
     if not body.text.strip():
         raise invalid_request("$.text: the tweet text must not be empty")
     length = len(unicodedata.normalize("NFC", body.text))
@@ -73,6 +79,7 @@ async def create_tweet(sim: Simulator, author: User, body: CreateTweetBody) -> T
             in_reply_to_tweet_id=body.reply.in_reply_to_tweet_id if body.reply else None,
             quote_tweet_id=body.quote_tweet_id,
             reply_restriction=sim.config.reply_restriction,
+            lang=lang,
         )
     except DuplicateContent:
         raise forbidden("You are not allowed to create a Tweet with duplicate content.") from None

@@ -37,7 +37,17 @@ def tweet_json(tweet: Tweet, fields: frozenset[str]) -> JSON:
     return out
 
 
-def user_json(user: User, fields: frozenset[str]) -> JSON:
+def public_metrics(store: Store, user: User) -> JSON:
+    """What X counts for a user; xsim has no follows or lists, so those are 0 (or as set)."""
+    return {
+        "followers_count": user.followers_count,
+        "following_count": 0,
+        "tweet_count": store.tweet_count(user.id),
+        "listed_count": 0,
+    }
+
+
+def user_json(store: Store, user: User, fields: frozenset[str]) -> JSON:
     out: JSON = {"id": user.id, "name": user.name, "username": user.username}
     if "created_at" in fields:
         out["created_at"] = iso_time(user.created_at)
@@ -46,7 +56,9 @@ def user_json(user: User, fields: frozenset[str]) -> JSON:
     if "protected" in fields:
         out["protected"] = False
     if "verified" in fields:
-        out["verified"] = False
+        out["verified"] = user.verified
+    if "public_metrics" in fields:
+        out["public_metrics"] = public_metrics(store, user)
     return out
 
 
@@ -76,7 +88,7 @@ def _expand(store: Store, tweets: list[Tweet], selection: Selection) -> tuple[JS
     includes: JSON = {}
     users = [user for user_id in user_ids if (user := store.user(user_id))]
     if users:
-        includes["users"] = [user_json(user, selection.user_fields) for user in users]
+        includes["users"] = [user_json(store, user, selection.user_fields) for user in users]
     if referenced and "referenced_tweets.id" in expansions:
         includes["tweets"] = [tweet_json(t, selection.tweet_fields) for t in referenced.values()]
     return includes, errors

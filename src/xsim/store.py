@@ -33,6 +33,10 @@ class User:
     is_brand: bool = False
     #: Whether anyone may open a DM conversation with this user (X's "allow messages from everyone").
     accepts_dms: bool = True
+    #: Audience shown in ``public_metrics`` (v2) and ``followers_count`` (v1.1); xsim has no follow graph.
+    followers_count: int = 0
+    #: The (legacy) verified badge, ``verified`` in both v2 and v1.1 user objects.
+    verified: bool = False
 
 
 @dataclass(slots=True)
@@ -46,6 +50,7 @@ class Tweet:
     in_reply_to_tweet_id: str | None = None
     in_reply_to_user_id: str | None = None
     quoted_tweet_id: str | None = None
+    #: X's language code (BCP 47); ``und`` when the text has no words (see ``tweet_lang``).
     lang: str = "en"
     #: Deleted tweets stay stored (for admin assertions and threads) but are invisible to the API.
     deleted: bool = False
@@ -177,6 +182,32 @@ _TWEET_LINK = re.compile(
 )
 
 
+#: The most followers ``/_sim/users`` accepts (X's largest accounts have a few hundred million).
+MAX_FOLLOWERS = 10**9
+#: A language code as X gives it in ``lang``: ``en``, ``pt``, ``zh-cn`` … (``und`` when undetermined).
+LANG_PATTERN = r"^[a-z]{2,3}(-[A-Za-z]{2,4})?$"
+#: The language xsim gives posts whose author did not choose one (it does not detect languages).
+DEFAULT_LANG = "en"
+
+
+def tweet_lang(text: str, entities: Entities) -> str:
+    """``und`` when nothing but mentions, tags, links, digits and symbols is left; else the default.
+
+    X detects the language; xsim does not, but a post with no words at all is undetermined there too.
+    """
+    spans = sorted(
+        (item.start, item.end)
+        for group in (entities.mentions, entities.hashtags, entities.cashtags, entities.urls)
+        for item in group
+    )
+    rest, position = [], 0
+    for start, end in spans:
+        rest.append(text[position:start])
+        position = max(position, end)
+    rest.append(text[position:])
+    return DEFAULT_LANG if any(ch.isalpha() for ch in "".join(rest)) else "und"
+
+
 def one_to_one_conversation_id(first: str, second: str) -> str:
     """``<smaller id>-<larger id>``, comparing ids as numbers."""
     low, high = sorted((first, second), key=int)
@@ -197,11 +228,14 @@ class _State:
     dm_events: dict[str, DmEvent] = field(default_factory=dict)
     #: (conversation id, user id) of everyone who has sent a message in a conversation.
     dm_writers: set[tuple[str, str]] = field(default_factory=set)
+    #: Live tweets per author id (``public_metrics.tweet_count``, v1.1 ``statuses_count``).
+    tweet_counts: dict[str, int] = field(default_factory=dict)
 
 
 class Store:
     def __init__(self, *, brand: User, ids: SnowflakeGenerator) -> None:
         self.brand = brand
+        self._brand_audience = (brand.followers_count, brand.verified)
         self._ids = ids
         self._lock = asyncio.Lock()
         self._listeners: list[Listener] = []
@@ -238,6 +272,10 @@ class Store:
         """All users, the brand first, then in creation order."""
         return list(self._state.users.values())
 
+    def tweet_count(self, user_id: str) -> int:
+        """How many live tweets the user has posted."""
+        return self._state.tweet_counts.get(user_id, 0)
+
     def tweet(self, tweet_id: str) -> Tweet | None:
         """The tweet with this id, deleted or not."""
         return self._state.tweets.get(tweet_id)
@@ -273,7 +311,15 @@ class Store:
 
     # -- mutations -----------------------------------------------------------------------
 
-    async def create_user(self, username: str, name: str, *, accepts_dms: bool = True) -> User:
+    async def create_user(
+        self,
+        username: str,
+        name: str,
+        *,
+        accepts_dms: bool = True,
+        followers_count: int = 0,
+        verified: bool = False,
+    ) -> User:
         async with self._lock:
             if username.lower() in self._state.user_ids_by_username:
                 raise UsernameTaken(username)
@@ -286,6 +332,8 @@ class Store:
                 created_at=snowflake_time(user_id),
                 access_token=token,
                 accepts_dms=accepts_dms,
+                followers_count=followers_count,
+                verified=verified,
             )
             self._state.users[user_id] = user
             self._state.user_ids_by_username[username.lower()] = user_id
@@ -300,8 +348,9 @@ class Store:
         in_reply_to_tweet_id: str | None = None,
         quote_tweet_id: str | None = None,
         reply_restriction: bool = False,
+        lang: str | None = None,
     ) -> Tweet:
-        """Store a new tweet by ``author``.
+        """Store a new tweet by ``author``, in ``lang`` when given (see ``tweet_lang`` otherwise).
 
         With ``reply_restriction`` on (self-serve tier behaviour), replying to or quoting
         a tweet is allowed only if its author is the caller or it mentions the caller,
@@ -317,19 +366,23 @@ class Store:
                     if target and not self._engages(target, author):
                         raise ReplyNotAllowed(target.id)
             tweet_id = self._ids.next_id()
+            entities = parse_entities(text, self._user_id_for)
             tweet = Tweet(
                 id=tweet_id,
                 author_id=author.id,
                 text=text,
                 created_at=snowflake_time(tweet_id),
                 conversation_id=parent.conversation_id if parent else tweet_id,
-                entities=parse_entities(text, self._user_id_for),
+                entities=entities,
                 in_reply_to_tweet_id=parent.id if parent else None,
                 in_reply_to_user_id=parent.author_id if parent else None,
                 quoted_tweet_id=quoted.id if quoted else None,
+                lang=lang or tweet_lang(text, entities),
             )
             self._state.tweets[tweet.id] = tweet
             self._state.live_texts.add((author.id, text))
+            counts = self._state.tweet_counts
+            counts[author.id] = counts.get(author.id, 0) + 1
             await self._publish(TweetCreated(tweet))
             return tweet
 
@@ -339,11 +392,26 @@ class Store:
                 return
             tweet.deleted = True
             self._state.live_texts.discard((tweet.author_id, tweet.text))
+            counts = self._state.tweet_counts
+            counts[tweet.author_id] = max(counts.get(tweet.author_id, 0) - 1, 0)
             await self._publish(TweetDeleted(tweet))
 
-    async def set_accepts_dms(self, user: User, accepts_dms: bool) -> None:
+    async def update_user(
+        self,
+        user: User,
+        *,
+        accepts_dms: bool | None = None,
+        followers_count: int | None = None,
+        verified: bool | None = None,
+    ) -> None:
+        """Change the given settings of ``user``; ``None`` keeps a setting as it is."""
         async with self._lock:
-            user.accepts_dms = accepts_dms
+            if accepts_dms is not None:
+                user.accepts_dms = accepts_dms
+            if followers_count is not None:
+                user.followers_count = followers_count
+            if verified is not None:
+                user.verified = verified
 
     async def send_dm(
         self,
@@ -421,6 +489,7 @@ class Store:
         """Forget every user but the brand, every token, every tweet and every DM."""
         async with self._lock:
             self.brand.accepts_dms = True
+            self.brand.followers_count, self.brand.verified = self._brand_audience
             self._state = self._fresh_state()
 
     # -- helpers -------------------------------------------------------------------------

@@ -72,7 +72,7 @@ class TrafficGenerator:
     async def _generate(self, sim: Simulator, run: TrafficRun) -> None:
         plan = run.plan
         try:
-            customers = [await _customer(sim, f"{plan.prefix}{n}") for n in range(plan.customers)]
+            customers = [await _customer(sim, f"{plan.prefix}{n}", n) for n in range(plan.customers)]
             brand = sim.store.brand
             total = plan.tweets + plan.dms
             # Interleave DMs evenly among the tweets.
@@ -106,12 +106,24 @@ class TrafficGenerator:
             run.finished_at = time.time()
 
 
-async def _customer(sim: Simulator, username: str) -> User:
+def audience(n: int) -> tuple[int, bool]:
+    """Followers and badge of the ``n``-th customer, deterministic so that runs are reproducible.
+
+    Spread log-uniformly from 10 to ~90,000 (heavy-tailed, like real audiences); one customer in
+    100 is a verified account with about a million.
+    """
+    if n % 100 == 99:
+        return 1_000_000 + n, True
+    return round(10 ** (1 + 4 * ((n * 61) % 100) / 100)), False
+
+
+async def _customer(sim: Simulator, username: str, n: int) -> User:
     existing = sim.store.user_by_username(username)
     if existing is not None:
         return existing
+    followers, verified = audience(n)
     try:
-        return await sim.store.create_user(username, username)
+        return await sim.store.create_user(username, username, followers_count=followers, verified=verified)
     except UsernameTaken:
         user = sim.store.user_by_username(username)
         assert user is not None

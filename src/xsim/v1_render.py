@@ -39,14 +39,26 @@ def epoch_ms(moment: float) -> str:
     return str(int(moment * 1000))
 
 
-def v1_user(user: User) -> JSON:
+def _v1_counts(store: Store, user: User) -> JSON:
+    """The v1.1 user counts; xsim has no follows, lists or likes, so those are 0."""
+    return {
+        "followers_count": user.followers_count,
+        "friends_count": 0,
+        "listed_count": 0,
+        "favourites_count": 0,
+        "statuses_count": store.tweet_count(user.id),
+    }
+
+
+def v1_user(store: Store, user: User) -> JSON:
     return {
         "id": int(user.id),
         "id_str": user.id,
         "name": user.name,
         "screen_name": user.username,
         "protected": False,
-        "verified": False,
+        "verified": user.verified,
+        **_v1_counts(store, user),
         "created_at": v1_time(user.created_at),
         "profile_image_url_https": DEFAULT_PROFILE_IMAGE,
     }
@@ -108,7 +120,7 @@ def v1_tweet(store: Store, tweet: Tweet, *, with_quoted: bool = True) -> JSON:
         "in_reply_to_user_id": int(tweet.in_reply_to_user_id) if tweet.in_reply_to_user_id else None,
         "in_reply_to_user_id_str": tweet.in_reply_to_user_id,
         "in_reply_to_screen_name": replied_user.username if replied_user else None,
-        "user": v1_user(author) if author else {"id": int(tweet.author_id), "id_str": tweet.author_id},
+        "user": v1_user(store, author) if author else {"id": int(tweet.author_id), "id_str": tweet.author_id},
         "is_quote_status": tweet.quoted_tweet_id is not None,
         "quote_count": 0,
         "reply_count": 0,
@@ -148,14 +160,15 @@ def tweet_delete_payload(tweet: Tweet, for_user_id: str, deleted_at: float) -> J
     }
 
 
-def _dm_user(user: User) -> JSON:
+def _dm_user(store: Store, user: User) -> JSON:
     return {
         "id": user.id,
         "created_timestamp": epoch_ms(user.created_at.timestamp()),
         "name": user.name,
         "screen_name": user.username,
         "protected": False,
-        "verified": False,
+        "verified": user.verified,
+        **_v1_counts(store, user),
         "profile_image_url_https": DEFAULT_PROFILE_IMAGE,
     }
 
@@ -197,6 +210,6 @@ def direct_message_payload(
     for user_id in (event.sender_id, recipient_id):
         user = store.user(user_id)
         if user is not None:
-            users[user_id] = _dm_user(user)
+            users[user_id] = _dm_user(store, user)
     payload["users"] = users
     return payload

@@ -13,11 +13,17 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from haven.channels.base import InboundPost, Trigger
+from haven.channels.x.client import EXPANSIONS, TWEET_FIELDS, USER_FIELDS
 from haven.channels.x.events import parse_stored_event
-from haven.channels.x.parse import DM_FORMAT, RAW_FORMAT, MalformedPayload
+from haven.channels.x.parse import DM_FORMAT, MAX_FOLLOWERS, RAW_FORMAT, MalformedPayload, split_page
 from haven.channels.x.parse_v1 import V1_DM_FORMAT, V1_TWEET_FORMAT, parse_epoch_ms, parse_v1_time
 from haven.channels.x.webhooks import split_delivery
 from haven.models import Visibility
+from xsim.ids import SnowflakeGenerator
+from xsim.params import Selection
+from xsim.render import page_document
+from xsim.store import Store, User
+from xsim.v1_render import tweet_create_payload
 
 BRAND = "2244994945"
 CUSTOMER = "3001969357"
@@ -325,3 +331,113 @@ def test_any_stored_payload_parses_or_is_refused_cleanly(payload: str) -> None:
     else:
         assert post.external_id.isdigit() and post.author.external_id.isdigit()
         assert post.created_at.tzinfo is not None
+
+
+# --- audience and language ------------------------------------------------------------------------
+
+
+def test_audience_and_lang_match_the_v2_twin() -> None:
+    v2_author = {
+        "id": CUSTOMER,
+        "username": "customer",
+        "name": "Jordan",
+        "verified": True,
+        "public_metrics": {
+            "followers_count": 184_000,
+            "following_count": 1,
+            "tweet_count": 2,
+            "listed_count": 0,
+        },
+    }
+    v2_payload = json.loads(v2_tweet(lang="es"))
+    v2 = parse_stored_event(json.dumps(v2_payload | {"author": v2_author}), brand_user_id=BRAND)
+    user = {"id_str": CUSTOMER, "name": "Jordan", "screen_name": "customer"}
+    v1 = via_webhook(v1_tweet(lang="es", user=user | {"followers_count": 184_000, "verified": True}))
+    assert v1 == v2
+    assert (v1.author.followers, v1.author.verified, v1.lang) == (184_000, True, "es")
+
+
+def test_v1_tweets_without_the_fields_parse_with_defaults() -> None:
+    post = via_webhook(v1_tweet())
+    assert (post.author.followers, post.author.verified, post.lang) == (0, False, None)
+    assert via_webhook(v1_tweet(lang="und")).lang is None
+
+
+@pytest.mark.parametrize(
+    ("followers", "expected"),
+    [
+        (-1, 0),
+        ("5000", 0),
+        (1e30, MAX_FOLLOWERS),
+        (2**80, MAX_FOLLOWERS),
+        (None, 0),
+        ({"n": 5}, 0),
+        (True, 0),
+        (42, 42),
+    ],
+)
+@pytest.mark.parametrize("verified", ["true", 1, None, {}, [True]])
+@pytest.mark.parametrize("lang", ["und", "English", 7, None, "en-", {"lang": "en"}])
+def test_hostile_audience_and_lang_never_make_a_tweet_malformed(
+    followers: Any, expected: int, verified: Any, lang: Any
+) -> None:
+    user = {"id_str": CUSTOMER, "screen_name": "customer", "followers_count": followers, "verified": verified}
+    post = via_webhook(v1_tweet(user=user, lang=lang))
+    assert (post.author.followers, post.author.verified, post.lang) == (expected, False, None)
+
+
+def test_a_dm_sender_carries_their_audience_as_in_v2() -> None:
+    v2_event = {
+        "id": "954491830116155396",
+        "event_type": "MessageCreate",
+        "text": "Blue Bird",
+        "sender_id": CUSTOMER,
+        "dm_conversation_id": f"{BRAND}-{CUSTOMER}",
+        "created_at": "2018-01-19T23:12:40.557Z",
+    }
+    sender = {
+        "id": CUSTOMER,
+        "username": "customer",
+        "name": "Jordan",
+        "verified": True,
+        "public_metrics": {"followers_count": 9_000},
+    }
+    v2 = parse_stored_event(
+        json.dumps({"format": DM_FORMAT, "event": v2_event, "sender": sender}), brand_user_id=BRAND
+    )
+    v1_sender = {
+        "id": CUSTOMER,
+        "name": "Jordan",
+        "screen_name": "customer",
+        "followers_count": 9_000,
+        "verified": True,
+    }
+    v1 = dm_via_webhook(v1_dm(), users={CUSTOMER: v1_sender})
+    assert v1 == v2
+    assert (v1.author.followers, v1.author.verified, v1.lang) == (9_000, True, None)
+    hostile = v1_sender | {"followers_count": "9000", "verified": "true"}
+    junk = dm_via_webhook(v1_dm(), users={CUSTOMER: hostile})
+    assert (junk.author.followers, junk.author.verified) == (0, False)
+    assert dm_via_webhook(v1_dm(), users={}).author.followers == 0
+
+
+async def test_xsims_webhook_payloads_parse_as_its_v2_pages() -> None:
+    """xsim renders the same user into v1.1 and v2; Haven reads the same Author out of both."""
+    store = Store(
+        brand=User(id=BRAND, username="brand", name="Brand", created_at=datetime.now(UTC), is_brand=True),
+        ids=SnowflakeGenerator(),
+    )
+    carla = await store.create_user("carla", "Carla", followers_count=184_000, verified=True)
+    tweet = await store.create_tweet(author=carla, text="@brand mi tarjeta", lang="es")
+    [event] = split_delivery(json.dumps(tweet_create_payload(store, tweet, BRAND)).encode()).events
+    v1 = parse_stored_event(event.payload, brand_user_id=BRAND)
+    # What Haven asks for when it polls.
+    requested = Selection(
+        tweet_fields=frozenset(TWEET_FIELDS.split(",")),
+        user_fields=frozenset(USER_FIELDS.split(",")),
+        expansions=frozenset(EXPANSIONS.split(",")),
+    )
+    [raw] = split_page(page_document(store, [tweet], requested, None)).events
+    v2 = parse_stored_event(raw.payload, brand_user_id=BRAND)
+    assert dataclasses.replace(v1, thread_key=v2.thread_key, thread_from_parent=False) == v2
+    assert (v2.author.followers, v2.author.verified, v2.lang) == (184_000, True, "es")

@@ -6,10 +6,12 @@ import itertools
 import json
 from collections.abc import AsyncIterator
 
+import httpx
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from haven.channels.x.client import XClient, XCredentials
 from haven.channels.x.parse import RAW_FORMAT, parse_tweet_event
 from haven.channels.x.stream import (
     KEEP_ALIVE,
@@ -275,3 +277,46 @@ async def test_splitting_keeps_every_complete_line(lines: list[bytes], data: st.
     cuts = sorted(data.draw(st.lists(st.integers(0, len(blob)), max_size=5)))
     parts = [blob[a:b] for a, b in zip([0, *cuts], [*cuts, len(blob)], strict=True)]
     assert [line async for line in split_lines(_chunks(*parts))] == lines
+
+
+def test_a_streamed_author_is_stored_whole_with_its_audience() -> None:
+    author = {**USER, "verified": True, "public_metrics": {"followers_count": 184_000, "tweet_count": 3}}
+    parsed = parse_line(_line({"data": {**TWEET, "lang": "es"}, "includes": {"users": [author]}}))
+    assert isinstance(parsed, StreamedPost)
+    assert json.loads(parsed.event.payload)["author"] == author
+    post = parse_tweet_event(parsed.event.payload, brand_user_id=BRAND)
+    assert (post.author.followers, post.author.verified, post.lang) == (184_000, True, "es")
+
+
+async def test_every_read_asks_for_the_audience_and_the_language() -> None:
+    """Polling, search, the stream and DM reads all request what triage needs."""
+    seen: list[httpx.Request] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(200, json={"meta": {"result_count": 0}})
+
+    credentials = XCredentials(
+        consumer_key="k", consumer_secret="s", access_token="t", access_token_secret="ts", bearer_token="b"
+    )
+    client = XClient("http://x.test", credentials, transport=httpx.MockTransport(answer))
+    try:
+        await client.mentions(BRAND)
+        await client.search_recent("@brand")
+        await client.dm_events()
+        async with client.filtered_stream():
+            pass
+    finally:
+        await client.aclose()
+    assert [r.url.path for r in seen] == [
+        f"/2/users/{BRAND}/mentions",
+        "/2/tweets/search/recent",
+        "/2/dm_events",
+        "/2/tweets/search/stream",
+    ]
+    for request in seen:
+        params = request.url.params
+        assert {"verified", "public_metrics"} <= set(params["user.fields"].split(","))
+        assert "sender_id" in params["expansions"] or "author_id" in params["expansions"]
+        if request.url.path != "/2/dm_events":
+            assert "lang" in params["tweet.fields"].split(",")

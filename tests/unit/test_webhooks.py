@@ -10,6 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from haven.channels.x.events import parse_stored_event
 from haven.channels.x.parse import MalformedPayload
 from haven.channels.x.parse_v1 import V1_DM_FORMAT, V1_TWEET_FORMAT
 from haven.channels.x.webhook_admin import check_webhook_id, hook_url
@@ -283,3 +284,27 @@ def test_the_registered_url_is_havens_base_plus_the_apps_hook() -> None:
     assert check_webhook_id("1234") == "1234"
     with pytest.raises(Invalid):
         check_webhook_id("../1")
+
+
+def test_deliveries_are_stored_whole_so_the_audience_and_lang_survive() -> None:
+    """The stored envelope keeps X's user objects as sent: nothing to migrate when Haven reads more."""
+    user = {
+        "id_str": CUSTOMER,
+        "name": "Jordan",
+        "screen_name": "customer",
+        "followers_count": 184_000,
+        "verified": True,
+        "future_field": {"x": 1},
+    }
+    tweet = {**TWEET, "user": user, "lang": "es"}
+    [event] = split_delivery(_body({"for_user_id": BRAND, "tweet_create_events": [tweet]})).events
+    assert json.loads(event.payload)["tweet"] == tweet
+    post = parse_stored_event(event.payload, brand_user_id=BRAND)
+    assert (post.author.followers, post.author.verified, post.lang) == (184_000, True, "es")
+
+    sender = {**USERS[CUSTOMER], "followers_count": 9_000, "verified": True, "statuses_count": 5}
+    body = {"for_user_id": BRAND, "direct_message_events": [DM], "users": {CUSTOMER: sender}}
+    [event] = split_delivery(_body(body)).events
+    assert json.loads(event.payload)["sender"] == sender
+    post = parse_stored_event(event.payload, brand_user_id=BRAND)
+    assert (post.author.followers, post.author.verified, post.lang) == (9_000, True, None)

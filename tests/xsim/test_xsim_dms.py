@@ -271,6 +271,8 @@ async def test_recipients_who_do_not_accept_dms(client: httpx.AsyncClient, sim: 
         "name": "alice",
         "is_brand": False,
         "accepts_dms": False,
+        "followers_count": 0,
+        "verified": False,
     }
     assert (await client.get("/_sim/users/alice")).json()["accepts_dms"] is False
     await dm(client, OAuth1(), f"/with/{alice.id}/messages", {"text": "hello?"}, 403)

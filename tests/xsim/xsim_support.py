@@ -68,8 +68,9 @@ class Sim:
     def __init__(self, client: httpx.AsyncClient) -> None:
         self.client = client
 
-    async def user(self, username: str, name: str | None = None) -> SimUser:
-        body = {"username": username} | ({"name": name} if name else {})
+    async def user(self, username: str, name: str | None = None, **settings: Any) -> SimUser:
+        """A new simulated user; ``settings`` go in the body (``followers_count``, ``verified`` …)."""
+        body = {"username": username} | ({"name": name} if name else {}) | settings
         response = await self.client.post("/_sim/users", json=body)
         assert response.status_code == 201, response.text
         data = response.json()

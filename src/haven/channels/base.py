@@ -14,6 +14,10 @@ class Author:
     external_id: str
     handle: str
     display_name: str
+    #: The author's audience as the network reported it with the post (0 when it did not say).
+    followers: int = 0
+    #: Whether the network shows the author as verified (False when it did not say).
+    verified: bool = False
 
 
 class Trigger(enum.StrEnum):
@@ -51,6 +55,9 @@ class InboundPost:
     #: The network gave no thread id (X v1.1 webhooks): ``thread_key`` is the parent's id, and the
     #: pipeline puts the post in the thread of the post it answers when Haven has that one.
     thread_from_parent: bool = False
+    #: The network's language code for the post (BCP 47 such as ``en`` or ``pt-BR``); None when it
+    #: gave none, an undetermined one, or something that is not a language code.
+    lang: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -26,6 +26,19 @@ CUSTOMERS = (
     ("sam_o", "Sam O'Neil"),
 )
 
+#: Followers and the verified badge of each demo customer (username → (followers, verified)):
+#: mostly small audiences, one verified account whose complaint would be seen by many.
+AUDIENCE = {
+    "maria_r": (412, False),
+    "jdoe_88": (87, False),
+    "priya_k": (2_310, False),
+    "tom_builds": (15, False),
+    "lena_w": (640, False),
+    "carlos_m": (184_000, True),
+    "aiko_t": (1_205, False),
+    "sam_o": (33, False),
+}
+
 OPENERS = (
     "I lost my debit card somewhere in town, how do I block it right now?",
     "my card was stolen last night. please help, I need it frozen",
@@ -45,6 +58,15 @@ OPENERS = (
     "love the new savings feature in the app, nice work",
     "cash machine kept my card!! what now?",
     "I got a text saying my account is locked and to click a link. is that really you?",
+    # Customers who write in their own language (routing gives these to agents who speak it).
+    "hola, mi tarjeta no ha llegado todavía y ya pasaron dos semanas, ¿qué hago?",
+    "¿por qué me cobraron una comisión por sacar dinero del cajero?",
+    "bonjour, mon virement d'hier n'est toujours pas arrivé, c'est normal ?",
+    "hallo, meine Karte wurde gestohlen, bitte sofort sperren!",
+    # Customers who expose private data in public (triage masks it and offers the "delete" reply).
+    "my card 4111 1111 1111 1111 got declined AGAIN, what is wrong with it?? 😡",
+    "please call me on 07911 123456 about the transfer that never arrived",
+    "refund still not here, my IBAN is GB82 WEST 1234 5698 7654 32, check it",
 )
 
 DIRECT_MESSAGES = (
@@ -86,8 +108,14 @@ class Scenario:
         self._customers: list[_Customer] = []
 
     async def _customer(self, username: str, name: str) -> _Customer:
-        response = await self._http.post("/_sim/users", json={"username": username, "name": name})
+        followers, verified = AUDIENCE.get(username, (0, False))
+        audience = {"followers_count": followers, "verified": verified}
+        response = await self._http.post("/_sim/users", json={"username": username, "name": name, **audience})
         if response.status_code == 409:
+            # Made earlier (the demo directory creates them by name only): give them their audience.
+            patched = await self._http.patch(f"/_sim/users/{username}", json=audience)
+            if patched.status_code != 200:
+                log.debug("scenario could not set the audience of %s: %s", username, patched.status_code)
             response = await self._http.get(f"/_sim/users/{username}")
         response.raise_for_status()
         return _Customer(username=username, token=response.json()["access_token"], threads=[])

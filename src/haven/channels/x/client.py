@@ -23,10 +23,11 @@ from haven.channels.x.usage import (
     has_link,
 )
 
-#: Fields and expansions requested on every read, so that each tweet carries what threading needs.
+#: Fields and expansions requested on every read, so that each tweet carries what threading needs
+#: (and triage: the post's ``lang``, its author's ``verified`` badge and ``public_metrics`` audience).
 TWEET_FIELDS = "created_at,author_id,conversation_id,in_reply_to_user_id,referenced_tweets,entities,lang"
 EXPANSIONS = "author_id,referenced_tweets.id"
-USER_FIELDS = "name,username"
+USER_FIELDS = "name,username,verified,public_metrics"
 DM_EVENT_FIELDS = "id,text,event_type,created_at,dm_conversation_id,sender_id,participant_ids"
 #: Usage-meter operations of the filtered stream (rule reads and changes; connection attempts).
 STREAM_RULES = "stream.rules"

@@ -5,17 +5,29 @@ and its author, from polling or the stream) and ``x.v2.dm`` (a DM event and its 
 deliveries keep their v1.1 shapes (see ``parse_v1``); ``events.parse_stored_event`` dispatches.
 
 Everything here treats its input as hostile: unknown fields are ignored, wrong types and oversized
-values are refused with a reason, and nothing raises anything but ``MalformedPayload``.
+values are refused with a reason, and nothing raises anything but ``MalformedPayload``. The author's
+audience (followers, verified) and the post's language are hints for triage, not structure: junk
+there is read as "not said" (or capped), never a reason to refuse the post.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import math
+import re
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal, TypeVar
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, ValidationError
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationError,
+)
 
 from haven.channels.base import Author, InboundPost, Trigger
 from haven.models import Visibility
@@ -27,6 +39,12 @@ RAW_FORMAT = "x.v2.tweet"
 DM_FORMAT = "x.v2.dm"
 #: X allows 10,000 characters in a DM.
 MAX_DM_TEXT = 10_000
+#: More followers than any account has: a larger count is capped to this rather than believed.
+MAX_FOLLOWERS = 10**10
+_LANG = re.compile(r"[a-z]{2,3}(?:-[A-Za-z]{2,4})?")
+#: X's ``lang`` codes that name no language: undetermined, and posts of only mentions (``qam``),
+#: cashtags (``qct``), hashtags (``qht``), media (``qme``), very short text (``qst``) or links (``zxx``).
+NO_LANGUAGE = frozenset({"und", "qam", "qct", "qht", "qme", "qst", "zxx"})
 
 
 _M = TypeVar("_M", bound=BaseModel)
@@ -40,10 +58,53 @@ class _Lenient(BaseModel):
     model_config = ConfigDict(extra="ignore", frozen=True)
 
 
+def lenient_count(value: Any) -> int:
+    """A follower count as X sent it: junk (not a number, negative, NaN) is 0, absurd ones are capped."""
+    if isinstance(value, bool):
+        return 0
+    if isinstance(value, int):
+        count = value
+    elif isinstance(value, float) and math.isfinite(value):
+        count = int(value)
+    else:
+        return 0
+    return min(max(count, 0), MAX_FOLLOWERS)
+
+
+def lenient_flag(value: Any) -> bool:
+    """Only a JSON ``true`` is true: ``"true"``, ``1`` or an object do not earn a badge."""
+    return value is True
+
+
+def lenient_lang(value: Any) -> str | None:
+    """X's language code for a post, or None when it is missing, names no language, or is junk."""
+    if not isinstance(value, str) or value in NO_LANGUAGE or _LANG.fullmatch(value) is None:
+        return None
+    return value
+
+
+def _object(value: Any) -> Any:
+    return value if isinstance(value, dict) else {}
+
+
+FollowerCount = Annotated[int, BeforeValidator(lenient_count)]
+Badge = Annotated[bool, BeforeValidator(lenient_flag)]
+LangCode = Annotated[str | None, BeforeValidator(lenient_lang)]
+
+
+class XPublicMetrics(_Lenient):
+    followers_count: FollowerCount = 0
+
+
 class XUser(_Lenient):
     id: SnowflakeId
     username: Annotated[str, StringConstraints(min_length=1, max_length=50)]
     name: Annotated[str, StringConstraints(max_length=200)] = ""
+    verified: Badge = False
+    #: Anything but an object reads as no metrics.
+    public_metrics: Annotated[XPublicMetrics, BeforeValidator(_object)] = Field(
+        default_factory=XPublicMetrics
+    )
 
 
 class ReferencedTweet(_Lenient):
@@ -70,6 +131,7 @@ class XTweet(_Lenient):
     in_reply_to_user_id: SnowflakeId | None = None
     referenced_tweets: list[ReferencedTweet] = Field(default_factory=list, max_length=10)
     entities: TweetEntities = Field(default_factory=TweetEntities)
+    lang: LangCode = None
 
 
 class XDirectMessage(_Lenient):
@@ -176,7 +238,13 @@ def _validated(model: type[_M], value: Any) -> _M:
 def _author(user: XUser | None, user_id: str) -> Author:
     if user is None:
         return Author(external_id=user_id, handle=user_id, display_name=user_id)
-    return Author(external_id=user.id, handle=user.username, display_name=user.name or user.username)
+    return Author(
+        external_id=user.id,
+        handle=user.username,
+        display_name=user.name or user.username,
+        followers=user.public_metrics.followers_count,
+        verified=user.verified,
+    )
 
 
 def tweet_trigger(*, brand_user_id: str, in_reply_to_user_id: str | None, mention_ids: set[str]) -> Trigger:
@@ -221,6 +289,7 @@ def v2_tweet_post(envelope: dict[str, Any], *, brand_user_id: str) -> InboundPos
         ),
         in_reply_to_external_id=replied_to,
         ignore_reason=ignore_reason,
+        lang=tweet.lang,
     )
 
 

@@ -29,6 +29,9 @@ from haven.channels.base import Author, InboundPost, Trigger
 from haven.channels.x.parse import (
     MAX_DM_TEXT,
     MAX_TEXT,
+    Badge,
+    FollowerCount,
+    LangCode,
     MalformedPayload,
     SnowflakeId,
     _Lenient,
@@ -96,6 +99,9 @@ class V1User(_Lenient):
     #: Always sent by X; without it the id stands in, as in v2 when the author is not included.
     screen_name: Annotated[str, StringConstraints(min_length=1, max_length=50)] | None = None
     name: Annotated[str, StringConstraints(max_length=200)] = ""
+    #: v1.1 has these at the top level of the user (v2 nests the count in ``public_metrics``).
+    followers_count: FollowerCount = 0
+    verified: Badge = False
 
 
 class V1Mention(_Lenient):
@@ -124,6 +130,7 @@ class V1Tweet(_Lenient):
     entities: V1Entities = Field(default_factory=V1Entities)
     #: Only its presence matters: a retweet is not conversation material.
     retweeted_status: dict[str, Any] | None = None
+    lang: LangCode = None
 
 
 class V1DmUser(_Lenient):
@@ -132,6 +139,8 @@ class V1DmUser(_Lenient):
     id: SnowflakeId
     screen_name: Annotated[str, StringConstraints(min_length=1, max_length=50)]
     name: Annotated[str, StringConstraints(max_length=200)] = ""
+    followers_count: FollowerCount = 0
+    verified: Badge = False
 
 
 class V1Target(_Lenient):
@@ -196,6 +205,8 @@ def v1_tweet_post(envelope: dict[str, Any], *, brand_user_id: str) -> InboundPos
             external_id=tweet.user.id_str,
             handle=tweet.user.screen_name or tweet.user.id_str,
             display_name=tweet.user.name or tweet.user.screen_name or tweet.user.id_str,
+            followers=tweet.user.followers_count,
+            verified=tweet.user.verified,
         ),
         text=text,
         created_at=_created_at(tweet),
@@ -208,6 +219,7 @@ def v1_tweet_post(envelope: dict[str, Any], *, brand_user_id: str) -> InboundPos
         in_reply_to_external_id=parent,
         ignore_reason=ignore_reason,
         thread_from_parent=parent is not None,
+        lang=tweet.lang,
     )
 
 
@@ -238,6 +250,8 @@ def v1_dm_post(envelope: dict[str, Any], *, brand_user_id: str) -> InboundPost:
             external_id=message.sender_id,
             handle=sender.screen_name if sender else message.sender_id,
             display_name=(sender.name or sender.screen_name) if sender else message.sender_id,
+            followers=sender.followers_count if sender else 0,
+            verified=sender.verified if sender else False,
         ),
         text=message.message_data.text,
         created_at=event.created_timestamp,
