@@ -446,7 +446,7 @@ async def measure_pipeline(
         stored = time.perf_counter()
         if profiler is not None:
             profiler.enable()
-        result = await process_pending(runtime.database)
+        result = await process_pending(runtime)
         if profiler is not None:
             profiler.disable()
         store_seconds += stored - started

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 
 import pytest
 from playwright.async_api import Browser, async_playwright
@@ -13,6 +15,12 @@ from haven.config import Settings
 from haven.models import Base
 from haven.runtime import Runtime
 from tests.support import drop_database, new_database
+
+# Every Haven the suite starts (in this process or as a subprocess) shares one trained intent model:
+# the first to need it trains it from the shipped data, the rest load it.
+os.environ.setdefault(
+    "HAVEN_MODEL_DIR", str(Path(__file__).resolve().parents[1] / "var" / "test-models" / "intent")
+)
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:

@@ -15,7 +15,17 @@ from haven.channels.x.client import XCredentials
 from haven.channels.x.parse import RAW_FORMAT, RawEvent
 from haven.inbound.pipeline import process_pending
 from haven.inbound.store import store_raw_events
-from haven.models import Agent, Brand, ChannelAccount, ChannelKind, Message, Role, Team
+from haven.models import (
+    Agent,
+    Brand,
+    ChannelAccount,
+    ChannelKind,
+    Message,
+    ResponseTemplate,
+    ResponseTemplateVariant,
+    Role,
+    Team,
+)
 from haven.runtime import Runtime
 
 PASSWORD = "correct horse battery staple"
@@ -146,10 +156,51 @@ async def inbound_conversation(
     event = tweet_event(author_id=next_id(), text=text, username=username)
     async with runtime.database.unit_of_work() as session:
         await store_raw_events(session, world.account.id, "mentions", [event])
-    await process_pending(runtime.database)
+    await process_pending(runtime)
     async with runtime.database.reader() as session:
         conversation_id = await session.scalar(
             select(Message.conversation_id).where(Message.external_id == event.external_id)
         )
     assert conversation_id is not None
     return conversation_id
+
+
+async def another_agent(runtime: Runtime, world: World, name: str, *, role: Role = Role.AGENT) -> Agent:
+    """One more agent of the world's brand and team (password ``PASSWORD``)."""
+    async with runtime.database.unit_of_work() as session:
+        team = await session.get_one(Team, world.team.id)
+        return await create_agent(
+            session,
+            brand_id=world.brand.id,
+            email=f"{name.lower().replace(' ', '.')}-{next_id()[-6:]}@bank.example",
+            display_name=name,
+            password=PASSWORD,
+            role=role,
+            teams=[team],
+        )
+
+
+async def response_template(
+    runtime: Runtime,
+    brand_id: int,
+    name: str,
+    body: str,
+    *,
+    intents: tuple[str, ...] = (),
+    intent_groups: tuple[str, ...] = (),
+    for_private_data: bool = False,
+    language: str = "en",
+) -> int:
+    """A canned reply with one language variant; returns its id."""
+    async with runtime.database.unit_of_work() as session:
+        template = ResponseTemplate(
+            brand_id=brand_id,
+            name=name,
+            intents=list(intents),
+            intent_groups=list(intent_groups),
+            for_private_data=for_private_data,
+            variants=[ResponseTemplateVariant(language=language, body=body)],
+        )
+        session.add(template)
+        await session.flush()
+        return template.id

@@ -95,7 +95,7 @@ async def customer_tweets(
     event = tweet_event(author_id=x_user_id, text=text, username=f"user{x_user_id[-4:]}")
     async with runtime.database.unit_of_work() as session:
         await store_raw_events(session, world.account.id, "mentions", [event])
-    await process_pending(runtime.database)
+    await process_pending(runtime)
     async with runtime.database.reader() as session:
         conversation_id = await session.scalar(
             select(Message.conversation_id).where(Message.external_id == event.external_id)

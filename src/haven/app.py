@@ -22,7 +22,7 @@ from haven.migrate import current_revision, head_revision
 from haven.realtime import console_ws
 from haven.runtime import Runtime
 from haven.security.throttle import SlidingWindowLimiter
-from haven.web import channel_pages, chat_pages, demo_pages, handoff_pages, hooks, pages
+from haven.web import admin_pages, channel_pages, chat_pages, demo_pages, handoff_pages, hooks, pages
 from haven.web.auth import NotAuthenticated
 from haven.web.render import render
 from haven.web.security_headers import SecurityHeadersMiddleware
@@ -121,6 +121,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     app.mount("/static", StaticFiles(directory=Path(__file__).parent / "web" / "static"), "static")
     app.include_router(pages.router)
     app.include_router(channel_pages.router)
+    app.include_router(admin_pages.router)
     app.include_router(v1.router)
     app.include_router(console_ws.router)
     app.include_router(hooks.router)

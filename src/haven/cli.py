@@ -19,12 +19,16 @@ from haven.kit.errors import HavenError, NotFound
 from haven.migrate import upgrade
 from haven.models import Agent, Brand, Role
 from haven.runtime import Runtime
+from haven.triage.intent.cli import triage_app
+from haven.triage.pii.cli import pii_app
 
 app = typer.Typer(help="Haven: social customer care for regulated businesses.", no_args_is_help=True)
 agent_app = typer.Typer(help="Manage agents.", no_args_is_help=True)
 token_app = typer.Typer(help="Manage API tokens.", no_args_is_help=True)
 app.add_typer(agent_app, name="agent")
 app.add_typer(token_app, name="token")
+app.add_typer(triage_app, name="triage")
+app.add_typer(pii_app, name="pii")
 console = Console()
 
 

@@ -73,6 +73,14 @@ class Settings(BaseSettings):
     oidc_issuer: str | None = None
     oidc_client_id: str | None = None
     oidc_client_secret: SecretStr | None = None
+    #: Where trained intent models are kept (``haven triage train`` writes versions here).
+    model_dir: Path = VAR_DIR / "models" / "intent"
+    #: ``fast`` (TF-IDF, linear) or ``hybrid`` (adds sentence embeddings; needs ``haven[embeddings]``).
+    intent_model: Literal["fast", "hybrid"] = "fast"
+    #: The region phone numbers without a country code are read in (ISO 3166 alpha-2).
+    phone_region: str = Field(default="GB", pattern=r"^[A-Z]{2}$")
+    #: How often routing re-queues unopened assignments and SLA breaches are looked for.
+    routing_interval_seconds: float = Field(default=5.0, gt=0)
     login_attempts_per_window: int = Field(default=10, ge=1)
     login_window_seconds: int = Field(default=300, ge=1)
     log_level: str = "INFO"

@@ -8,6 +8,7 @@ from haven.config import Settings
 from haven.db import Database, create_engine
 from haven.realtime.bus import EventBus, create_bus
 from haven.security.crypto import FieldCipher
+from haven.triage.engine import Triager
 
 
 @dataclass(slots=True)
@@ -16,6 +17,7 @@ class Runtime:
     database: Database
     bus: EventBus
     cipher: FieldCipher
+    triager: Triager
 
     @classmethod
     def build(cls, settings: Settings) -> Runtime:
@@ -25,6 +27,7 @@ class Runtime:
             database=Database(create_engine(settings.database_url), bus),
             bus=bus,
             cipher=FieldCipher.from_config(settings.encryption_keys.get_secret_value()),
+            triager=Triager(settings.model_dir, settings.intent_model, phone_region=settings.phone_region),
         )
 
     async def start(self) -> None:

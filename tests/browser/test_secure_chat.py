@@ -14,6 +14,7 @@ import uuid
 
 from playwright.async_api import Browser, BrowserContext, Dialog, Page, expect
 
+from tests.browser.console_support import take_conversation
 from tests.e2e.conftest import Stack
 
 BRAND = "@ExampleBankHelp"
@@ -62,6 +63,7 @@ async def _agent_opens_conversation(browser: Browser, stack: Stack, marker: str,
     await expect(row).to_be_visible(timeout=LIVE)
     await row.locator("a").click()
     await expect(console.locator(".message.inbound .text", has_text=marker)).to_be_visible()
+    await take_conversation(console)
     return console
 
 

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from playwright.async_api import Browser, Dialog, Page, expect
 
+from tests.browser.console_support import take_conversation
 from tests.e2e.conftest import Stack
 
 SCREENSHOTS = Path("test-results")
@@ -61,6 +62,7 @@ async def test_customer_tweets_agent_replies_customer_sees_the_threaded_answer(
     await expect(console.locator(".message.inbound .text")).to_have_text(
         f"@ExampleBankHelp my card is stuck in the ATM {hostile}"
     )
+    await take_conversation(console)
     await console.fill("#reply-text", "Sorry about that! Please call the number on the back of your card.")
     await console.click("#reply-send")  # no audience chosen yet: the browser refuses to send
     await expect(console.locator(".message.outbound")).to_have_count(0)
@@ -129,6 +131,7 @@ async def test_a_customers_dm_joins_their_thread_and_the_agent_answers_privately
         "It was 250 on Tuesday, I did not make that payment", timeout=10_000
     )
     await expect(console.locator(".message.inbound.public")).to_have_count(1)
+    await take_conversation(console)
 
     await console.check("#visibility-private")
     await expect(console.locator("#composer.is-private")).to_be_visible()

@@ -52,6 +52,14 @@ async def _conversation_for(api: httpx.AsyncClient, handle: str) -> dict[str, An
 Clients = tuple[httpx.AsyncClient, httpx.AsyncClient]
 
 
+async def _take(api: httpx.AsyncClient, conversation_id: int) -> None:
+    """Routing may have given the conversation to a colleague; only the assignee answers, so the
+    token's agent takes it first."""
+    me = (await api.get("/api/v1/me")).json()["id"]
+    taken = await api.post(f"/api/v1/conversations/{conversation_id}/assign", json={"assignee_id": me})
+    assert taken.status_code == 200, taken.text
+
+
 @pytest.fixture
 async def clients(stack: Stack) -> AsyncIterator[Clients]:
     headers = {"Authorization": f"Bearer {stack.demo.api_token}"}
@@ -78,6 +86,7 @@ async def test_a_tweet_reaches_the_api_and_the_reply_lands_in_its_thread(
         (tweet_id, f"{BRAND} my card was declined <b>twice</b>")
     ]
 
+    await _take(api, conversation["id"])
     reply = await api.post(
         f"/api/v1/conversations/{conversation['id']}/replies",
         json={"text": "Sorry to hear that! We'll help you right away.", "visibility": "public"},
@@ -109,6 +118,7 @@ async def test_the_customers_answer_joins_the_same_conversation(stack: Stack, cl
     customer = await _customer(xsim)
     first = await _tweet(xsim, customer, f"{BRAND} transfer to my landlord failed")
     conversation = await eventually(lambda: _conversation_for(api, customer["username"]))
+    await _take(api, conversation["id"])
     await api.post(
         f"/api/v1/conversations/{conversation['id']}/replies",
         json={"text": "Which day did you send it?", "visibility": "public"},
@@ -141,6 +151,7 @@ async def test_a_reply_x_refuses_ends_failed_with_the_reason(stack: Stack, clien
         f"/2/tweets/{tweet_id}", headers={"Authorization": f"Bearer {customer['access_token']}"}
     )
     assert deleted.status_code == 200
+    await _take(api, conversation["id"])
     await api.post(
         f"/api/v1/conversations/{conversation['id']}/replies",
         json={"text": "Happy to help here.", "visibility": "public"},
@@ -179,7 +190,7 @@ async def test_the_console_socket_hears_a_new_conversation_live(stack: Stack, cl
     async with websockets.connect(
         ws_url, additional_headers={"Cookie": _cookie_header(cookies), "Origin": stack.haven_url}
     ) as socket:
-        assert json.loads(await socket.recv()) == {"type": "hello"}
+        assert json.loads(await socket.recv())["type"] == "hello"
         customer = await _customer(xsim)
         await _tweet(xsim, customer, f"{BRAND} is the app down?")
         started = time.monotonic()

@@ -169,7 +169,7 @@ async def test_the_cli_registers_then_mentions_and_dms_arrive_by_webhook_and_ech
 
         events = await _stored(runtime, mention, dm, echo_tweet, echo_dm)
         assert {event.source for event in events} == {"webhook"}
-        await process_pending(runtime.database)
+        await process_pending(runtime)
         messages = await _messages(runtime)
         assert set(messages) == {mention, dm}
         assert messages[mention].visibility is Visibility.PUBLIC
@@ -212,7 +212,7 @@ async def test_a_duplicated_delivery_stays_one_message_and_a_reply_joins_its_thr
     assert reply_response.status_code == 201, reply_response.text
     reply = str(reply_response.json()["data"]["id"])
     await _stored(runtime, root, reply)
-    await process_pending(runtime.database)
+    await process_pending(runtime)
     messages = await _messages(runtime)
     assert set(messages) == {root, reply}
     assert messages[root].conversation_id == messages[reply].conversation_id

@@ -56,7 +56,7 @@ async def test_polling_walks_every_page_then_only_reads_what_is_new(
     assert first.fetched >= 230 and first.cursor is not None and int(first.cursor) >= int(ids[-1])
     assert second.fetched == 5 and second.cursor == more[-1]
     assert third.fetched == 0 and third.cursor == more[-1]
-    await process_pending(runtime.database)
+    await process_pending(runtime)
     async with runtime.database.reader() as session:
         stored = set((await session.scalars(select(Message.external_id))).all())
     assert set(ids) | set(more) <= stored
@@ -90,7 +90,7 @@ async def _queued_reply(
         await poll_mentions(runtime.database, clients.client_for(world.account), world.account)
     finally:
         await clients.aclose()
-    await process_pending(runtime.database)
+    await process_pending(runtime)
     async with runtime.database.unit_of_work() as session:
         conversation_id = await session.scalar(
             select(Conversation.id).join(Conversation.contact).order_by(Conversation.id.desc())
@@ -187,7 +187,7 @@ async def test_a_thread_polled_at_once_keeps_its_customer_and_latest_preview(
     clients = XClientPool(runtime.cipher)
     try:
         await poll_mentions(runtime.database, clients.client_for(world.account), world.account)
-        await process_pending(runtime.database)
+        await process_pending(runtime)
         async with runtime.database.unit_of_work() as session:
             conversation = (
                 await session.scalars(select(Conversation).where(Conversation.thread_key == root))

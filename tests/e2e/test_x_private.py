@@ -70,7 +70,7 @@ async def _ingest(runtime: Runtime, clients: XClientPool, world: World) -> None:
     client = clients.client_for(world.account)
     await poll_mentions(runtime.database, client, world.account)
     await poll_dms(runtime.database, client, world.account)
-    await process_pending(runtime.database)
+    await process_pending(runtime)
 
 
 async def _conversation_of(runtime: Runtime, username: str) -> int:

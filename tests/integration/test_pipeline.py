@@ -38,12 +38,12 @@ async def test_an_event_stored_twice_becomes_one_message(runtime: Runtime, world
     event = tweet_event(author_id=next_id())
     await _store(runtime, world, [event])
     await _store(runtime, world, [event, event])
-    result = await process_pending(runtime.database)
+    result = await process_pending(runtime)
     assert result.processed == 1
     assert await _count(runtime, InboundEvent) == 1
     assert await _count(runtime, Message) == 1
     # Processing again finds nothing new.
-    assert (await process_pending(runtime.database)).processed == 0
+    assert (await process_pending(runtime)).processed == 0
 
 
 async def test_replies_thread_by_conversation_id_and_one_contact_per_user(
@@ -59,7 +59,7 @@ async def test_replies_thread_by_conversation_id_and_one_contact_per_user(
     )
     other_thread = tweet_event(author_id=customer, text="@ExampleBankHelp another matter")
     await _store(runtime, world, [root, reply, other_thread])
-    await process_pending(runtime.database)
+    await process_pending(runtime)
     async with runtime.database.reader() as session:
         conversations = (await session.scalars(select(Conversation).order_by(Conversation.id))).all()
         assert [c.thread_key for c in conversations] == [root.external_id, other_thread.external_id]
@@ -75,7 +75,7 @@ async def test_brand_echoes_and_retweets_never_open_a_conversation(runtime: Runt
     own = tweet_event(author_id=world.account.external_user_id, username="ExampleBankHelp")
     retweet = tweet_event(author_id=next_id(), retweet_of=next_id())
     await _store(runtime, world, [own, retweet])
-    await process_pending(runtime.database)
+    await process_pending(runtime)
     assert await _count(runtime, Conversation) == 0
     async with runtime.database.reader() as session:
         outcomes = set((await session.scalars(select(InboundEvent.outcome))).all())
@@ -98,7 +98,7 @@ async def test_a_malformed_event_is_kept_with_its_reason_and_the_rest_go_through
         world,
         [too_long, RawEvent(mismatched["tweet"]["id"], json.dumps(mismatched)), not_json, bad_id, good],
     )
-    await process_pending(runtime.database)
+    await process_pending(runtime)
     assert await _count(runtime, Message) == 1
     async with runtime.database.reader() as session:
         rows = (await session.scalars(select(InboundEvent).order_by(InboundEvent.id))).all()
@@ -120,7 +120,7 @@ async def test_a_resolved_conversation_reopens_when_the_customer_writes_again(
     customer = next_id()
     root = tweet_event(author_id=customer)
     await _store(runtime, world, [root])
-    await process_pending(runtime.database)
+    await process_pending(runtime)
     async with runtime.database.unit_of_work() as session:
         conversation = await session.scalar(select(Conversation))
         assert conversation is not None
@@ -132,7 +132,7 @@ async def test_a_resolved_conversation_reopens_when_the_customer_writes_again(
         text="@ExampleBankHelp one more thing",
     )
     await _store(runtime, world, [follow_up])
-    await process_pending(runtime.database)
+    await process_pending(runtime)
     async with runtime.database.reader() as session:
         conversation = await session.scalar(select(Conversation))
         assert conversation is not None and conversation.status is ConversationStatus.OPEN
@@ -171,18 +171,18 @@ async def test_a_poisonous_event_fails_alone_and_is_parked_after_its_attempts(
         tweet_event(author_id=next_id(), text=f"@ExampleBankHelp {word}") for word in ("a", "poison", "b")
     ]
     await _store(runtime, world, events)
-    first = await process_pending(runtime.database)
+    first = await process_pending(runtime)
     assert (first.processed, first.failed) == (2, 1)
     assert await _count(runtime, Message) == 2
     for _ in range(pipeline.MAX_ATTEMPTS):
-        await process_pending(runtime.database)
+        await process_pending(runtime)
     async with runtime.database.reader() as session:
         poison = await session.scalar(
             select(InboundEvent).where(InboundEvent.external_id == events[1].external_id)
         )
     assert poison is not None and poison.processed_at is None
     assert poison.attempts == pipeline.MAX_ATTEMPTS and poison.outcome == "failed: RuntimeError"
-    assert (await process_pending(runtime.database)).processed == 0
+    assert (await process_pending(runtime)).processed == 0
 
 
 async def test_a_trigger_the_account_excludes_opens_nothing_but_joins_a_known_thread(
@@ -201,7 +201,7 @@ async def test_a_trigger_the_account_excludes_opens_nothing_but_joins_a_known_th
     # A thread Haven already has takes every post, whatever its trigger.
     follow_up = tweet_event(author_id=next_id(), text="same here", conversation_id=thread)
     await _store(runtime, world, [keyword, follow_up])
-    await process_pending(runtime.database)
+    await process_pending(runtime)
     async with runtime.database.reader() as session:
         outcome = await session.scalar(
             select(InboundEvent.outcome).where(InboundEvent.external_id == keyword.external_id)

@@ -249,7 +249,7 @@ async def test_a_streamed_post_is_stored_for_each_matching_account_and_becomes_a
     assert await stored_ids(runtime, world.account.id) == {mention, keyword, nothing_else}
     assert await stored_ids(runtime, world.other_account.id) == {mention}
     assert ignored not in await stored_ids(runtime, world.account.id)
-    await process_pending(runtime.database)
+    await process_pending(runtime)
     async with runtime.database.reader() as session:
         message = await session.scalar(select(Message).where(Message.external_id == mention))
         billed = dict(
@@ -273,7 +273,7 @@ async def test_duplicated_lines_end_as_one_message(runtime: Runtime, world: Worl
         ids = {await xsim.post("gail", f"@ExampleBankHelp question {n}") for n in range(5)}
         await until_stored(runtime, world.account.id, ids)
         await eventually(lambda: _true(consumer.status.lines - consumer.status.keepalives >= 10))
-    await process_pending(runtime.database)
+    await process_pending(runtime)
     async with runtime.database.reader() as session:
         count = await session.scalar(
             select(func.count()).select_from(Message).where(Message.external_id.in_(ids))
@@ -299,7 +299,7 @@ async def test_a_reply_delivered_before_its_root_joins_the_same_conversation(
             )
         ).all()
     assert order == [reply, root]  # the stream really delivered them out of order
-    await process_pending(runtime.database)
+    await process_pending(runtime)
     async with runtime.database.reader() as session:
         conversations = set(
             (
@@ -327,7 +327,7 @@ async def test_processing_order_does_not_split_a_thread(runtime: Runtime, world:
     for event in (reply, root):
         async with runtime.database.unit_of_work() as session:
             await store_raw_events(session, world.account.id, STREAM, [event])
-        await process_pending(runtime.database)
+        await process_pending(runtime)
     async with runtime.database.reader() as session:
         conversations = (
             await session.scalars(

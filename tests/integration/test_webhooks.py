@@ -188,7 +188,7 @@ async def test_a_signed_mention_is_stored_then_becomes_a_message(
     [event] = await _events(runtime)
     assert (event.source, event.external_id, event.processed_at) == ("webhook", tweet["id_str"], None)
 
-    await process_pending(runtime.database)
+    await process_pending(runtime)
     message = await _message(runtime, tweet["id_str"])
     assert message is not None and message.visibility is Visibility.PUBLIC
     assert message.text == tweet["text"]
@@ -203,7 +203,7 @@ async def test_a_dm_becomes_a_private_message(
     users = {customer: {"id": customer, "name": "Jordan", "screen_name": "jordan"}}
     response = await deliver(client, {"for_user_id": brand, "direct_message_events": [dm], "users": users})
     assert response.status_code == 200
-    await process_pending(runtime.database)
+    await process_pending(runtime)
     message = await _message(runtime, dm["id"])
     assert message is not None and message.visibility is Visibility.PRIVATE
     low, high = sorted((brand, customer), key=int)
@@ -221,7 +221,7 @@ async def test_echoes_of_the_brand_are_stored_but_never_become_messages(
         {"for_user_id": brand, "direct_message_events": [own_dm], "users": {}},
     ):
         assert (await deliver(client, body)).status_code == 200
-    await process_pending(runtime.database)
+    await process_pending(runtime)
     outcomes = {event.external_id: event.outcome for event in await _events(runtime)}
     assert outcomes == {
         own_tweet["id_str"]: "ignored: the brand's own post",
@@ -240,9 +240,9 @@ async def test_a_duplicated_delivery_stays_one_message(
     body = {"for_user_id": brand, "tweet_create_events": [tweet, tweet]}
     for _ in range(3):
         assert (await deliver(client, body)).status_code == 200
-    await process_pending(runtime.database)
+    await process_pending(runtime)
     assert (await deliver(client, body)).status_code == 200
-    await process_pending(runtime.database)
+    await process_pending(runtime)
     assert len(await _events(runtime)) == 1
     async with runtime.database.reader() as session:
         assert len((await session.scalars(select(Message))).all()) == 1
@@ -257,7 +257,7 @@ async def test_a_post_seen_by_polling_and_by_webhook_is_stored_once(
         await store_raw_events(session, hooked.account.id, "mentions", [polled])
     tweet = v1_tweet(customer, tweet_id=polled.external_id, mentions=(brand,))
     assert (await deliver(client, {"for_user_id": brand, "tweet_create_events": [tweet]})).status_code == 200
-    await process_pending(runtime.database)
+    await process_pending(runtime)
     [event] = await _events(runtime)
     assert event.source == "mentions"
     assert await _message(runtime, polled.external_id) is not None
@@ -377,7 +377,7 @@ async def test_v1_replies_join_the_conversation_of_the_post_they_answer(
         assert (
             await deliver(client, {"for_user_id": brand, "tweet_create_events": [tweet]})
         ).status_code == 200
-        await process_pending(runtime.database)
+        await process_pending(runtime)
 
     # 1. A root, then the customer's own follow-up: the follow-up joins the root's conversation.
     root = v1_tweet(customer, mentions=(brand,))
@@ -400,7 +400,7 @@ async def test_v1_replies_join_the_conversation_of_the_post_they_answer(
     polled = tweet_event(author_id=customer, conversation_id="1700000000000000001")
     async with runtime.database.unit_of_work() as session:
         await store_raw_events(session, hooked.account.id, "mentions", [polled])
-    await process_pending(runtime.database)
+    await process_pending(runtime)
     late = v1_tweet(customer, reply_to=polled.external_id, reply_to_user=customer, mentions=(brand,))
     await send(late)
     assert await _thread_of(runtime, late["id_str"]) == "1700000000000000001"
@@ -429,6 +429,6 @@ async def test_a_v1_reply_to_a_stored_post_that_did_not_open_a_conversation(
         assert (
             await deliver(client, {"for_user_id": brand, "tweet_create_events": [tweet]})
         ).status_code == 200
-    await process_pending(runtime.database)
+    await process_pending(runtime)
     assert await _message(runtime, keyword["id_str"]) is None
     assert await _thread_of(runtime, mention["id_str"]) == keyword["id_str"]

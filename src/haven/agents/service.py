@@ -1,4 +1,4 @@
-"""Creating agents and teams (used by the CLI and the demo seed)."""
+"""Creating agents and teams (used by the CLI and the demo seed), and an agent's availability."""
 
 from __future__ import annotations
 
@@ -6,9 +6,11 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from haven.audit.service import record
-from haven.kit.actor import SYSTEM
+from haven.db import queue_event
+from haven.kit.actor import SYSTEM, Actor
 from haven.kit.errors import Conflict, Invalid
-from haven.models import Agent, Role, Team
+from haven.models import Agent, Availability, Role, Team
+from haven.realtime.events import agent_availability_changed
 from haven.security.passwords import hash_password
 
 
@@ -42,4 +44,26 @@ async def create_agent(
     session.add(agent)
     await session.flush()
     record(session, SYSTEM, "agent.create", "agent", agent.id, {"role": role.value})
+    return agent
+
+
+async def set_availability(session: AsyncSession, actor: Actor, availability: Availability) -> Agent:
+    """An agent goes online (routing may give them conversations) or away; audited.
+
+    The change is published after commit, so the routing loop can hand out queued work soon.
+    """
+    agent = actor.agent
+    if agent is None:
+        raise Invalid("only an agent has an availability")
+    if agent.availability is not availability:
+        previous, agent.availability = agent.availability, availability
+        record(
+            session,
+            actor,
+            "agent.availability",
+            "agent",
+            agent.id,
+            {"from": previous.value, "to": availability.value},
+        )
+        queue_event(session, agent_availability_changed(agent.brand_id, agent.id, availability.value))
     return agent

@@ -7,7 +7,10 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
+from haven.conversations.repository import ClockKind, sla_clock
 from haven.models import (
+    Agent,
+    Availability,
     Conversation,
     ConversationStatus,
     DeliveryStatus,
@@ -15,6 +18,9 @@ from haven.models import (
     Message,
     Visibility,
 )
+from haven.triage.intents import IntentGroup, group_of, intent_label
+from haven.triage.policy import TriagePolicy
+from haven.triage.sla import SlaStatus
 
 
 class MessageOut(BaseModel):
@@ -51,6 +57,18 @@ class ContactOut(BaseModel):
     handles: list[str]
 
 
+class SlaOut(BaseModel):
+    """The SLA clock the conversation works against now: the first response until an agent
+    answers, then the resolution (for a resolved conversation: whether it was resolved in time)."""
+
+    clock: ClockKind
+    due: datetime
+    status: SlaStatus
+    minutes_left: float = Field(
+        description="Until the deadline (business minutes when business hours apply); negative once past it"
+    )
+
+
 class ConversationOut(BaseModel):
     id: int
     status: ConversationStatus
@@ -59,12 +77,28 @@ class ConversationOut(BaseModel):
     preview: str
     contact: ContactOut
     assignee_id: int | None
+    team_id: int | None
     last_message_at: datetime
     created_at: datetime
+    priority: int = Field(description="1 (most urgent) to 4")
+    priority_reasons: list[str]
+    intent: str | None = Field(description="The latest banking intent (BANKING77 name); null when none")
+    intent_label: str | None
+    intent_group: IntentGroup | None
+    language: str | None = Field(description="ISO 639-1 code")
+    sentiment: float | None = Field(description="VADER compound score, -1 … 1")
+    private_data_exposed: bool
+    escalated_at: datetime | None
+    first_response_due: datetime | None
+    first_response_at: datetime | None
+    resolution_due: datetime | None
+    sla: SlaOut | None
 
     @classmethod
-    def of(cls, conversation: Conversation) -> ConversationOut:
+    def of(cls, conversation: Conversation, policy: TriagePolicy, now: datetime) -> ConversationOut:
         contact = conversation.contact
+        clock = sla_clock(conversation, policy, now)
+        intent = conversation.intent
         return cls(
             id=conversation.id,
             status=conversation.status,
@@ -77,8 +111,31 @@ class ConversationOut(BaseModel):
                 handles=[f"@{identity.handle}" for identity in contact.identities],
             ),
             assignee_id=conversation.assignee_id,
+            team_id=conversation.team_id,
             last_message_at=conversation.last_message_at,
             created_at=conversation.created_at,
+            priority=conversation.priority,
+            priority_reasons=list(conversation.priority_reasons),
+            intent=intent,
+            intent_label=intent_label(intent) if intent is not None else None,
+            intent_group=group_of(intent) if intent is not None else None,
+            language=conversation.language,
+            sentiment=conversation.sentiment,
+            private_data_exposed=conversation.private_data_exposed,
+            escalated_at=conversation.escalated_at,
+            first_response_due=conversation.first_response_due,
+            first_response_at=conversation.first_response_at,
+            resolution_due=conversation.resolution_due,
+            sla=(
+                None
+                if clock is None
+                else SlaOut(
+                    clock=clock.kind,
+                    due=clock.due,
+                    status=clock.state.status,
+                    minutes_left=round(clock.state.minutes_left, 1),
+                )
+            ),
         )
 
 
@@ -86,9 +143,11 @@ class ConversationDetail(ConversationOut):
     messages: list[MessageOut]
 
     @classmethod
-    def with_messages(cls, conversation: Conversation, messages: list[Message]) -> ConversationDetail:
+    def with_messages(
+        cls, conversation: Conversation, messages: list[Message], policy: TriagePolicy, now: datetime
+    ) -> ConversationDetail:
         return cls(
-            **ConversationOut.of(conversation).model_dump(),
+            **ConversationOut.of(conversation, policy, now).model_dump(),
             messages=[MessageOut.model_validate(m) for m in messages],
         )
 
@@ -115,3 +174,24 @@ class AssignIn(BaseModel):
 
 class ErrorOut(BaseModel):
     detail: str
+
+
+class AvailabilityIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    availability: Availability
+
+
+class AgentStatusOut(BaseModel):
+    """The agent's availability for routing, and their load against their capacity."""
+
+    id: int
+    availability: Availability
+    capacity: int
+    open_conversations: int
+
+    @classmethod
+    def of(cls, agent: Agent, load: int) -> AgentStatusOut:
+        return cls(
+            id=agent.id, availability=agent.availability, capacity=agent.capacity, open_conversations=load
+        )

@@ -5,9 +5,13 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, status
+from sqlalchemy.ext.asyncio import AsyncSession
 
+from haven.agents.service import set_availability
 from haven.api.schemas import (
+    AgentStatusOut,
     AssignIn,
+    AvailabilityIn,
     ConversationDetail,
     ConversationOut,
     ConversationPage,
@@ -17,11 +21,15 @@ from haven.api.schemas import (
     ReplyIn,
 )
 from haven.conversations import repository, service
-from haven.conversations.repository import InboxView
+from haven.conversations.repository import InboxFilters, InboxView
 from haven.handoff.invitations import invite
+from haven.kit.actor import Actor
+from haven.kit.clock import utcnow
 from haven.messages.service import retry_delivery, send_reply
-from haven.models import ConversationStatus
+from haven.models import Conversation, ConversationStatus
+from haven.triage.policy import load_policy
 from haven.web.auth import api_actor
+from haven.web.conversation_view import agent_load
 from haven.web.deps import RuntimeDep, SessionDep
 
 ERRORS: dict[int | str, dict[str, Any]] = {
@@ -33,16 +41,32 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 router = APIRouter(prefix="/api/v1", tags=["conversations"], responses=ERRORS)
 
 
+async def _out(
+    session: AsyncSession, actor: Actor, conversations: list[Conversation]
+) -> list[ConversationOut]:
+    """Conversations as the API shows them, with their SLA clocks under the brand's policy."""
+    assert actor.agent is not None  # api_actor gives agents only
+    policy = await load_policy(session, actor.agent.brand_id)
+    now = utcnow()
+    return [ConversationOut.of(conversation, policy, now) for conversation in conversations]
+
+
 @router.get("/conversations", response_model=ConversationPage)
 async def list_conversations(
     request: Request,
     session: SessionDep,
+    filters: Annotated[InboxFilters, Query()],
     status_filter: Annotated[ConversationStatus, Query(alias="status")] = ConversationStatus.OPEN,
     assignee: Annotated[str | None, Query(pattern="^(me|none)$")] = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 50,
     before_id: Annotated[int | None, Query(ge=1)] = None,
 ) -> ConversationPage:
-    """Conversations of the token owner's brand. Pages by id, newest first."""
+    """Conversations of the token owner's brand. Pages by id, newest first.
+
+    Filters combine: ``priority`` (1–4), ``intent`` (a BANKING77 name) or ``intent_group``,
+    ``language``, ``sla`` (``breached`` or ``at_risk``: the state of the clock the conversation works
+    against now), ``escalated`` and ``private_data`` (true or false). An unknown value is a 422.
+    """
     actor = await api_actor(session, request)
     view = InboxView.RESOLVED if status_filter is ConversationStatus.RESOLVED else InboxView.OPEN
     if view is InboxView.OPEN and assignee == "me":
@@ -50,10 +74,10 @@ async def list_conversations(
     elif view is InboxView.OPEN and assignee == "none":
         view = InboxView.UNASSIGNED
     rows = await repository.list_conversations(
-        session, actor, view=view, limit=limit, before_id=before_id, by_id=True
+        session, actor, view=view, filters=filters, limit=limit, before_id=before_id, by_id=True
     )
     return ConversationPage(
-        data=[ConversationOut.of(c) for c in rows],
+        data=await _out(session, actor, list(rows)),
         next_before_id=rows[-1].id if len(rows) == limit else None,
     )
 
@@ -63,7 +87,9 @@ async def get_conversation(request: Request, session: SessionDep, conversation_i
     actor = await api_actor(session, request)
     conversation = await repository.access_conversation(session, actor, conversation_id)
     messages = await repository.list_messages(session, conversation)
-    return ConversationDetail.with_messages(conversation, list(messages))
+    assert actor.agent is not None
+    policy = await load_policy(session, actor.agent.brand_id)
+    return ConversationDetail.with_messages(conversation, list(messages), policy, utcnow())
 
 
 @router.post(
@@ -100,7 +126,7 @@ async def assign_conversation(
     actor = await api_actor(session, request)
     conversation = await repository.access_conversation(session, actor, conversation_id)
     await service.assign(session, actor, conversation, body.assignee_id)
-    return ConversationOut.of(conversation)
+    return (await _out(session, actor, [conversation]))[0]
 
 
 @router.post("/conversations/{conversation_id}/resolve", response_model=ConversationOut)
@@ -110,7 +136,7 @@ async def resolve_conversation(
     actor = await api_actor(session, request)
     conversation = await repository.access_conversation(session, actor, conversation_id)
     await service.resolve(session, actor, conversation)
-    return ConversationOut.of(conversation)
+    return (await _out(session, actor, [conversation]))[0]
 
 
 @router.post(
@@ -132,3 +158,19 @@ async def hand_off(
         sent_as=sent.message.visibility,
         message=MessageOut.model_validate(sent.message),
     )
+
+
+@router.get("/me", response_model=AgentStatusOut, tags=["agents"])
+async def me(request: Request, session: SessionDep) -> AgentStatusOut:
+    """Who the token acts as: id, availability, capacity and current load."""
+    actor = await api_actor(session, request)
+    assert actor.agent is not None
+    return AgentStatusOut.of(actor.agent, await agent_load(session, actor.agent))
+
+
+@router.post("/me/availability", response_model=AgentStatusOut, tags=["agents"])
+async def change_availability(request: Request, session: SessionDep, body: AvailabilityIn) -> AgentStatusOut:
+    """Go ``online`` (routing may give you conversations, up to your capacity) or ``away``."""
+    actor = await api_actor(session, request)
+    agent = await set_availability(session, actor, body.availability)
+    return AgentStatusOut.of(agent, await agent_load(session, agent))

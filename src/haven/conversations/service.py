@@ -38,6 +38,10 @@ async def assign(
         return conversation
     conversation.assignee = assignee
     conversation.assignee_id = assignee_id
+    now = utcnow()
+    conversation.assigned_at = None if assignee_id is None else now
+    # Taking a conversation yourself is picking it up; anyone else still has to open it.
+    conversation.picked_up_at = now if assignee_id is not None and assignee_id == actor.agent_id else None
     record(
         session,
         actor,
@@ -55,6 +59,8 @@ async def resolve(session: AsyncSession, actor: Actor, conversation: Conversatio
         return conversation
     conversation.status = ConversationStatus.RESOLVED
     conversation.resolved_at = utcnow()
+    # The SLA clocks stop; a customer who writes again starts a new cycle (triage restarts them).
+    conversation.waiting_since = None
     record(session, actor, "conversation.resolve", "conversation", conversation.id)
     queue_event(session, conversation_changed(conversation.brand_id, conversation.id, "resolved"))
     return conversation
@@ -77,3 +83,14 @@ async def reopen(
     )
     queue_event(session, conversation_changed(conversation.brand_id, conversation.id, "reopened"))
     return conversation
+
+
+async def mark_picked_up(session: AsyncSession, actor: Actor, conversation: Conversation) -> None:
+    """The assignee opened the conversation, so routing no longer takes it back (see ``triage.routing``)."""
+    if conversation.picked_up_at is not None or actor.agent_id is None:
+        return
+    if conversation.assignee_id != actor.agent_id:
+        return
+    conversation.picked_up_at = utcnow()
+    record(session, actor, "conversation.pick_up", "conversation", conversation.id)
+    queue_event(session, conversation_changed(conversation.brand_id, conversation.id, "picked_up"))

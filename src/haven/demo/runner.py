@@ -20,6 +20,9 @@ from haven.demo.directory import UNLINKED_CUSTOMER, write_demo_directory
 from haven.demo.scenario import Scenario
 from haven.demo.seed import DemoCredentials, demo_x_credentials, seed_demo
 from haven.runtime import Runtime
+from haven.triage.intent import latest_version, save_model
+from haven.triage.intent.cli import train_with_progress
+from haven.triage.intent.data import DEFAULT_OUT_OF_SCOPE_CSV, DEFAULT_TRAIN_CSV
 
 CREDENTIALS_FILE = VAR_DIR / "demo-credentials.json"
 DIRECTORY_FILE = VAR_DIR / "demo-directory.json"
@@ -88,6 +91,16 @@ async def run_demo(settings: Settings, *, xsim_port: int, with_scenario: bool) -
         if settings.directory_file is None:
             directory = await write_demo_directory(xsim_url, DIRECTORY_FILE)
             settings = settings.model_copy(update={"directory_file": directory})
+        if latest_version(settings.model_dir, settings.intent_model) is None:
+            console.print(f"First start: training the {settings.intent_model} intent model.")
+            model = await asyncio.to_thread(
+                train_with_progress,
+                settings.intent_model,
+                DEFAULT_TRAIN_CSV,
+                DEFAULT_OUT_OF_SCOPE_CSV,
+                use_all=True,
+            )
+            save_model(model, settings.model_dir)
         runtime = Runtime.build(settings)
         await runtime.start()
         demo = await seed_demo(

@@ -18,7 +18,8 @@ from haven.channels.base import Trigger
 from haven.channels.x.client import XCredentials
 from haven.channels.x.settings import IngestPaths, XAccountSettings
 from haven.channels.x.setup import connect_x_account, whoami
-from haven.models import Agent, ApiToken, Brand, Role, Team
+from haven.demo.triage_seed import seed_triage_demo
+from haven.models import Agent, ApiToken, Availability, Brand, Role, Team
 from haven.runtime import Runtime
 from haven.security.passwords import hash_password
 from haven.security.sessions import create_api_token
@@ -142,6 +143,10 @@ async def seed_demo(
                 agent.password_hash = hash_password(password)
             demo_agents.append(agent)
             agents.append(DemoAgent(email=email, name=name, role=role.value, password=password))
+        for agent in demo_agents:
+            # Online, so routing hands the demo's conversations out from the first tweet.
+            agent.availability = Availability.ONLINE
+        await seed_triage_demo(session, brand)
         for old in (await session.scalars(select(ApiToken).where(ApiToken.name == "demo"))).all():
             await session.delete(old)
         _, api_token = await create_api_token(session, demo_agents[0], "demo")

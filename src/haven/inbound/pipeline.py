@@ -1,4 +1,4 @@
-"""Processing stored raw events: parse → contact → conversation → message.
+"""Processing stored raw events: parse → thread → triage → contact → conversation → message.
 
 Events are processed in batches, one transaction each. If a batch fails, its events are retried one
 by one so that a single poisonous event is marked with its error and the others still go through.
@@ -7,7 +7,7 @@ by one so that a single poisonous event is marked with its error and the others 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -15,11 +15,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from haven.channels.x.events import parse_stored_event
 from haven.channels.x.parse import MalformedPayload
 from haven.channels.x.settings import account_settings
-from haven.db import Database
 from haven.inbound.threads import resolve_thread
 from haven.kit.clock import utcnow
 from haven.messages.service import NotRecorded, record_inbound
-from haven.models import ChannelAccount, InboundEvent
+from haven.models import ChannelAccount, InboundEvent, Message
+from haven.runtime import Runtime
+from haven.triage.intent import IntentModel
+from haven.triage.pii.mask import mask_private_data
+from haven.triage.policy import TriagePolicy, load_policy
+from haven.triage.service import exposed_in_public, record_triage, redact_payload
 
 log = logging.getLogger(__name__)
 
@@ -34,21 +38,31 @@ class PipelineResult:
     failed: int = 0
 
 
-async def _account(
-    session: AsyncSession, account_id: int, accounts: dict[int, ChannelAccount]
-) -> ChannelAccount:
-    """The event's account, loaded once per batch: the session's identity map holds objects weakly,
-    so without this strong reference every event would load its account again."""
-    account = accounts.get(account_id)
-    if account is None:
-        account = accounts[account_id] = await session.get_one(ChannelAccount, account_id)
-    return account
+@dataclass(slots=True)
+class _Batch:
+    """What one transaction's events share, loaded once: the session's identity map holds objects
+    weakly, so without these strong references every event would load its account again."""
+
+    runtime: Runtime
+    model: IntentModel
+    accounts: dict[int, ChannelAccount] = field(default_factory=dict)
+    policies: dict[int, TriagePolicy] = field(default_factory=dict)
+
+    async def account(self, session: AsyncSession, account_id: int) -> ChannelAccount:
+        account = self.accounts.get(account_id)
+        if account is None:
+            account = self.accounts[account_id] = await session.get_one(ChannelAccount, account_id)
+        return account
+
+    async def policy(self, session: AsyncSession, brand_id: int) -> TriagePolicy:
+        policy = self.policies.get(brand_id)
+        if policy is None:
+            policy = self.policies[brand_id] = await load_policy(session, brand_id)
+        return policy
 
 
-async def _process(
-    session: AsyncSession, event: InboundEvent, accounts: dict[int, ChannelAccount] | None = None
-) -> None:
-    account = await _account(session, event.channel_account_id, {} if accounts is None else accounts)
+async def _process(session: AsyncSession, event: InboundEvent, batch: _Batch) -> None:
+    account = await batch.account(session, event.channel_account_id)
     # ``attempts`` is counted with the outcome, at the end, so that both go out in one UPDATE: set
     # here first, autoflush would write it on its own before the first query. A failure rolls the
     # whole transaction back either way (``_process_alone`` counts failed attempts).
@@ -64,15 +78,31 @@ async def _process(
         event.outcome = f"ignored: {post.ignore_reason}"
     else:
         post = await resolve_thread(session, account, post)
+        understanding = batch.runtime.triager.understand(batch.model, post.text, x_lang=post.lang)
+        exposed = exposed_in_public(understanding, post.visibility)
+        if exposed:
+            # Only the masked text is stored; the raw event loses the values too.
+            event.payload = redact_payload(event.payload, post.text, exposed)
+        stored = replace(post, text=mask_private_data(post.text, exposed)) if exposed else post
         may_open = post.trigger in account_settings(account).open_on
-        recorded = await record_inbound(session, account, post, may_open=may_open)
+        recorded = await record_inbound(session, account, stored, may_open=may_open)
         if recorded is NotRecorded.OPENS_NOTHING:
             event.outcome = f"ignored: a {post.trigger.value} post does not open a conversation here"
+        elif isinstance(recorded, Message):
+            await record_triage(
+                session,
+                cipher=batch.runtime.cipher,
+                policy=await batch.policy(session, account.brand_id),
+                message=recorded,
+                author=post.author,
+                understanding=understanding,
+                original_text=post.text if exposed else None,
+            )
     event.attempts += 1
     event.processed_at = utcnow()
 
 
-async def process_pending(database: Database, *, batch_size: int = BATCH_SIZE) -> PipelineResult:
+async def process_pending(runtime: Runtime, *, batch_size: int = BATCH_SIZE) -> PipelineResult:
     """Process every pending event; returns how many were handled and how many failed.
 
     An event that fails is tried again on a later call (the workers call this every second), not in
@@ -80,6 +110,8 @@ async def process_pending(database: Database, *, batch_size: int = BATCH_SIZE) -
     """
     result = PipelineResult()
     failed_now: set[int] = set()
+    database = runtime.database
+    model = await runtime.triager.ready()
     while True:
         ids: list[int] = []
         try:
@@ -98,15 +130,15 @@ async def process_pending(database: Database, *, batch_size: int = BATCH_SIZE) -
                     )
                 ).all()
                 ids = [event.id for event in events]
-                accounts: dict[int, ChannelAccount] = {}
+                batch = _Batch(runtime, model)
                 for event in events:
-                    await _process(session, event, accounts)
+                    await _process(session, event, batch)
         except Exception:
             if not ids:
                 raise
             log.exception("an inbound batch failed; retrying its events one by one")
             for event_id in ids:
-                if await _process_alone(database, event_id):
+                if await _process_alone(runtime, model, event_id):
                     result.processed += 1
                 else:
                     result.failed += 1
@@ -117,16 +149,16 @@ async def process_pending(database: Database, *, batch_size: int = BATCH_SIZE) -
         result.processed += len(ids)
 
 
-async def _process_alone(database: Database, event_id: int) -> bool:
+async def _process_alone(runtime: Runtime, model: IntentModel, event_id: int) -> bool:
     try:
-        async with database.unit_of_work() as session:
+        async with runtime.database.unit_of_work() as session:
             event = await session.get(InboundEvent, event_id, with_for_update=True)
             if event is not None and event.processed_at is None:
-                await _process(session, event)
+                await _process(session, event, _Batch(runtime, model))
         return True
     except Exception as exc:
         log.exception("inbound event %s failed", event_id)
-        async with database.unit_of_work() as session:
+        async with runtime.database.unit_of_work() as session:
             event = await session.get(InboundEvent, event_id)
             if event is not None:
                 event.attempts += 1

@@ -19,7 +19,7 @@ from haven.db import queue_event
 from haven.handoff.events import append_chat_event
 from haven.kit.actor import SYSTEM, Actor
 from haven.kit.clock import utcnow
-from haven.kit.errors import Conflict, Invalid, NotFound
+from haven.kit.errors import Conflict, Forbidden, Invalid, NotFound
 from haven.models import (
     ChannelAccount,
     Chat,
@@ -31,9 +31,11 @@ from haven.models import (
     Message,
     OutboxItem,
     OutboxStatus,
+    Role,
     Visibility,
 )
 from haven.realtime.events import conversation_changed, outbox_queued
+from haven.triage.deadlines import mark_first_response
 
 PREVIEW_LENGTH = 280
 
@@ -174,6 +176,9 @@ async def send_reply(
     text = clean_text(text)
     if not text:
         raise Invalid("the message is empty")
+    outbound = visibility is not Visibility.INTERNAL
+    if outbound:
+        _may_answer(actor, conversation)
     if chat is None:
         account = await session.get_one(ChannelAccount, conversation.channel_account_id)
     else:
@@ -185,7 +190,6 @@ async def send_reply(
             raise Invalid("an internal note is not sent into a chat")
         account = await webchat_account(session, conversation.brand_id)
     caps = capabilities(account.kind)
-    outbound = visibility is not Visibility.INTERNAL
     if outbound and visibility not in caps.deliverable:
         raise Invalid(f"{account.kind.value} cannot deliver a {visibility.value} message here")
     if outbound and len(text) > caps.max_length[visibility]:
@@ -220,6 +224,8 @@ async def send_reply(
     await session.flush()
     if outbound:
         conversation.last_message_at = message.created_at
+        if actor.agent is not None:
+            mark_first_response(conversation, now)
         if chat is None:
             session.add(OutboxItem(message_id=message.id, channel_account_id=account.id))
             queue_event(session, outbox_queued(conversation.brand_id, message.id))
@@ -228,6 +234,8 @@ async def send_reply(
     await reopen(session, actor, conversation, reason="agent replied")
     if conversation.assignee_id is None and actor.agent is not None:
         await assign(session, actor, conversation, actor.agent.id, reason="first reply")
+    elif conversation.assignee_id == actor.agent_id and conversation.picked_up_at is None:
+        conversation.picked_up_at = now
     record(
         session,
         actor,
@@ -238,6 +246,16 @@ async def send_reply(
     )
     queue_event(session, conversation_changed(conversation.brand_id, conversation.id, "message"))
     return message
+
+
+def _may_answer(actor: Actor, conversation: Conversation) -> None:
+    """Collision control: while a conversation is assigned, only its assignee or a supervisor answers."""
+    agent = actor.agent
+    if agent is None or conversation.assignee_id in (None, agent.id):
+        return
+    if agent.role is Role.AGENT:
+        owner = conversation.assignee.display_name if conversation.assignee is not None else "another agent"
+        raise Forbidden(f"this conversation is assigned to {owner}; only they or a supervisor can reply")
 
 
 async def retry_delivery(

@@ -1,6 +1,15 @@
 """SQLAlchemy models, one module per aggregate. Importing this package registers them all."""
 
-from haven.models.agent import Agent, AgentSession, ApiToken, Role, Team, team_membership
+from haven.models.agent import (
+    Agent,
+    AgentSession,
+    ApiToken,
+    Availability,
+    Role,
+    RoutingMode,
+    Team,
+    team_membership,
+)
 from haven.models.alert import Alert
 from haven.models.audit import AuditEntry
 from haven.models.base import Base
@@ -29,6 +38,7 @@ from haven.models.message import (
     OutboxStatus,
     Visibility,
 )
+from haven.models.triage import MessageTriage, ResponseTemplate, ResponseTemplateVariant, TriageSettings
 
 __all__ = [
     "Agent",
@@ -37,6 +47,7 @@ __all__ = [
     "ApiToken",
     "ApiUsage",
     "AuditEntry",
+    "Availability",
     "Base",
     "Brand",
     "ChannelAccount",
@@ -57,12 +68,17 @@ __all__ = [
     "InboundEvent",
     "InvitationStatus",
     "Message",
+    "MessageTriage",
     "OutboxItem",
     "OutboxStatus",
+    "ResponseTemplate",
+    "ResponseTemplateVariant",
     "Role",
+    "RoutingMode",
     "SecureForm",
     "SecureFormValue",
     "Team",
+    "TriageSettings",
     "VerificationMethod",
     "Visibility",
     "team_membership",

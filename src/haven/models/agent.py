@@ -5,11 +5,23 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from sqlalchemy import Column, ForeignKey, String, Table
+from sqlalchemy import JSON, Column, ForeignKey, String, Table
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from haven.kit.clock import utcnow
 from haven.models.base import Base, str_enum
+
+
+class Availability(enum.StrEnum):
+    """Whether routing may give the agent new conversations."""
+
+    ONLINE = "online"
+    AWAY = "away"
+
+
+class RoutingMode(enum.StrEnum):
+    ROUND_ROBIN = "round_robin"
+    LEAST_LOADED = "least_loaded"
 
 
 class Role(enum.StrEnum):
@@ -32,6 +44,10 @@ class Team(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     brand_id: Mapped[int] = mapped_column(ForeignKey("brand.id", ondelete="CASCADE"), index=True)
     name: Mapped[str] = mapped_column(String(100))
+    #: Skills: the languages and intent groups the team handles; empty means any.
+    languages: Mapped[list[str]] = mapped_column(JSON, default=list)
+    intent_groups: Mapped[list[str]] = mapped_column(JSON, default=list)
+    routing_mode: Mapped[RoutingMode] = mapped_column(str_enum(RoutingMode), default=RoutingMode.LEAST_LOADED)
     members: Mapped[list[Agent]] = relationship(
         secondary=team_membership, back_populates="teams", lazy="selectin"
     )
@@ -49,6 +65,11 @@ class Agent(Base):
     is_active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_login_at: Mapped[datetime | None] = mapped_column(default=None)
+    availability: Mapped[Availability] = mapped_column(str_enum(Availability), default=Availability.AWAY)
+    #: How many open conversations routing may give the agent at once.
+    capacity: Mapped[int] = mapped_column(default=5)
+    #: When routing last gave the agent a conversation (round robin takes the longest-waiting agent).
+    last_assigned_at: Mapped[datetime | None] = mapped_column(default=None)
     teams: Mapped[list[Team]] = relationship(
         secondary=team_membership, back_populates="members", lazy="selectin"
     )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy import JSON, ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from haven.kit.clock import utcnow
@@ -30,6 +30,7 @@ class Conversation(Base):
     __table_args__ = (
         UniqueConstraint("channel_account_id", "thread_key"),
         Index("ix_conversation_status_last_message", "status", "last_message_at"),
+        Index("ix_conversation_status_priority", "status", "priority"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -50,6 +51,28 @@ class Conversation(Base):
     csat_score: Mapped[int | None] = mapped_column(default=None)
     csat_comment: Mapped[str | None] = mapped_column(String(1000), default=None)
     csat_at: Mapped[datetime | None] = mapped_column(default=None)
+
+    # Triage: the conversation carries its most urgent message's verdict while it is open.
+    priority: Mapped[int] = mapped_column(default=3)
+    priority_reasons: Mapped[list[str]] = mapped_column(JSON, default=list)
+    intent: Mapped[str | None] = mapped_column(String(64), default=None)
+    language: Mapped[str | None] = mapped_column(String(8), default=None)
+    sentiment: Mapped[float | None] = mapped_column(default=None)
+    private_data_exposed: Mapped[bool] = mapped_column(default=False)
+
+    # Routing: when the assignee got it and when they first opened it (else it goes back to the queue).
+    assigned_at: Mapped[datetime | None] = mapped_column(default=None)
+    picked_up_at: Mapped[datetime | None] = mapped_column(default=None)
+
+    # SLA clocks. ``waiting_since`` starts when the customer opens or reopens the conversation.
+    waiting_since: Mapped[datetime | None] = mapped_column(default=None)
+    first_response_due: Mapped[datetime | None] = mapped_column(default=None)
+    resolution_due: Mapped[datetime | None] = mapped_column(default=None)
+    first_response_at: Mapped[datetime | None] = mapped_column(default=None)
+    first_response_breached_at: Mapped[datetime | None] = mapped_column(default=None)
+    resolution_breached_at: Mapped[datetime | None] = mapped_column(default=None)
+    #: When a breach escalated the conversation to the supervisors.
+    escalated_at: Mapped[datetime | None] = mapped_column(default=None)
 
     contact: Mapped[Contact] = relationship(lazy="joined")
     assignee: Mapped[Agent | None] = relationship(lazy="joined")

@@ -56,3 +56,44 @@ def chat_typing(brand_id: int, chat_id: int, side: str) -> RealtimeEvent:
     return RealtimeEvent(
         type="chat.typing", brand_id=brand_id, data={"from": side}, topic=chat_topic(chat_id)
     )
+
+
+PRESENCE = "presence"
+
+
+def presence(
+    brand_id: int,
+    *,
+    conversation_id: int,
+    agent_id: int,
+    name: str,
+    state: str,
+    socket: str,
+    joined: bool,
+) -> RealtimeEvent:
+    """Where an agent's console is: viewing, typing in, or gone from a conversation. Never stored.
+
+    ``socket`` tells one console of the agent from another; ``joined`` asks the consoles already on
+    the conversation to say so at once (see ``realtime.console_ws``).
+    """
+    return RealtimeEvent(
+        type=PRESENCE,
+        brand_id=brand_id,
+        data={
+            "conversation_id": conversation_id,
+            "agent_id": agent_id,
+            "name": name,
+            "state": state,
+            "socket": socket,
+            "joined": joined,
+        },
+    )
+
+
+def agent_availability_changed(brand_id: int, agent_id: int, availability: str) -> RealtimeEvent:
+    """An agent went online or away: routing may hand out queued conversations (or stop)."""
+    return RealtimeEvent(
+        type="agent.availability",
+        brand_id=brand_id,
+        data={"agent_id": agent_id, "availability": availability},
+    )

@@ -1,28 +1,36 @@
-"""Console pages: login, inbox, conversation. Every state change is a CSRF-checked form post."""
+"""Console pages: login, inbox, conversation, the agent's availability. Every state change is a
+CSRF-checked form post."""
 
 from __future__ import annotations
 
 import asyncio
 from datetime import timedelta
-from typing import Annotated
+from typing import Annotated, Any
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import StringConstraints
 from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
 
+from haven.agents.service import set_availability
 from haven.audit.service import record
 from haven.conversations import repository, service
-from haven.conversations.repository import InboxView
+from haven.conversations.repository import InboxFilters, InboxSort, InboxView, default_sort
 from haven.kit.actor import ANONYMOUS, Actor
+from haven.kit.errors import HavenError
 from haven.messages.service import retry_delivery, send_reply
-from haven.models import Agent, Visibility
+from haven.models import Agent, Availability, Visibility
 from haven.security.csrf import check_csrf
 from haven.security.passwords import verify_password
 from haven.security.sessions import SESSION_COOKIE, end_session, start_session
 from haven.security.throttle import SlidingWindowLimiter
-from haven.web.auth import console_actor
-from haven.web.conversation_view import conversation_context
+from haven.triage.intents import INTENTS, IntentGroup, intent_label
+from haven.triage.language import LANGUAGE_NAMES
+from haven.triage.routing import brand_teams
+from haven.web.auth import console_actor, console_agent
+from haven.web.conversation_view import agent_load, conversation_context, inbox_rows, timeline_context
 from haven.web.deps import RuntimeDep, SessionDep
 from haven.web.render import render
 
@@ -97,35 +105,87 @@ async def logout(request: Request, session: SessionDep) -> Response:
     return response
 
 
-@router.get("/inbox", response_class=HTMLResponse)
-async def inbox(
-    request: Request, session: SessionDep, view: Annotated[InboxView, Query()] = InboxView.OPEN
-) -> Response:
-    actor = await console_actor(session, request)
-    conversations = await repository.list_conversations(session, actor, view=view)
-    context = {
-        "agent": actor.agent,
-        "view": view,
-        "views": list(InboxView),
-        "conversations": conversations,
+class InboxQuery:
+    """The inbox's view, sort and filters, read from the query string.
+
+    A bad view or sort is refused (422); a bad filter is ignored with a message, so a stale link
+    still opens the inbox. Links and the filter form carry the same parameters.
+    """
+
+    def __init__(self, request: Request, view: InboxView, sort: InboxSort | None) -> None:
+        self.view = view
+        #: The sort the agent chose, if any (each view has its own default).
+        self.chosen_sort = sort
+        self.sort = sort or default_sort(view)
+        self.filters, self.problems = InboxFilters.lenient(request.query_params)
+
+    def url(self, path: str = "/inbox", *, view: InboxView | None = None) -> str:
+        params = {"view": (view or self.view).value}
+        if self.chosen_sort is not None:
+            params["sort"] = self.chosen_sort.value
+        return f"{path}?{urlencode({**params, **self.filters.as_params()})}"
+
+
+def _inbox_query(
+    request: Request,
+    view: Annotated[InboxView, Query()] = InboxView.OPEN,
+    sort: Annotated[InboxSort | None, Query()] = None,
+) -> InboxQuery:
+    return InboxQuery(request, view, sort)
+
+
+InboxQueryDep = Annotated[InboxQuery, Depends(_inbox_query)]
+
+#: The filter form's choices.
+FILTER_CHOICES = {
+    "priorities": [1, 2, 3, 4],
+    "groups": [(group.value, group.value.replace("_", " ").capitalize()) for group in IntentGroup],
+    "intents": sorted(((name, intent_label(name)) for name in INTENTS), key=lambda item: item[1]),
+    "languages": sorted(LANGUAGE_NAMES.items(), key=lambda item: item[1]),
+    "sla": [("breached", "Breached"), ("at_risk", "At risk")],
+}
+
+
+async def _inbox_context(session: AsyncSession, actor: Actor, query: InboxQuery) -> dict[str, Any]:
+    agent = actor.agent
+    assert agent is not None
+    conversations = await repository.list_conversations(
+        session, actor, view=query.view, filters=query.filters, sort=query.sort
+    )
+    return {
+        "agent": agent,
+        "query": query,
+        "rows": await inbox_rows(session, agent, conversations),
+        "teams": {team.id: team.name for team in await brand_teams(session, agent.brand_id)},
     }
+
+
+@router.get("/inbox", response_class=HTMLResponse)
+async def inbox(request: Request, session: SessionDep, query: InboxQueryDep) -> Response:
+    actor = await console_actor(session, request)
+    context = await _inbox_context(session, actor, query)
+    assert actor.agent is not None
+    context.update(
+        views=list(InboxView),
+        sorts=[(InboxSort.URGENT, "Most urgent"), (InboxSort.NEWEST, "Newest")],
+        choices=FILTER_CHOICES,
+        load=await agent_load(session, actor.agent),
+    )
     return render(request, "inbox.html", context)
 
 
 @router.get("/inbox/rows", response_class=HTMLResponse)
-async def inbox_rows(
-    request: Request, session: SessionDep, view: Annotated[InboxView, Query()] = InboxView.OPEN
-) -> Response:
+async def inbox_rows_fragment(request: Request, session: SessionDep, query: InboxQueryDep) -> Response:
     """The inbox list alone, fetched by the console script when an event says it changed."""
     actor = await console_actor(session, request)
-    conversations = await repository.list_conversations(session, actor, view=view)
-    return render(request, "_inbox_rows.html", {"agent": actor.agent, "conversations": conversations})
+    return render(request, "_inbox_rows.html", await _inbox_context(session, actor, query))
 
 
 @router.get("/conversations/{conversation_id}", response_class=HTMLResponse)
 async def conversation_page(request: Request, session: SessionDep, conversation_id: int) -> Response:
     actor = await console_actor(session, request)
     conversation = await repository.access_conversation(session, actor, conversation_id)
+    await service.mark_picked_up(session, actor, conversation)
     return render(request, "conversation.html", await conversation_context(session, actor, conversation))
 
 
@@ -133,8 +193,15 @@ async def conversation_page(request: Request, session: SessionDep, conversation_
 async def conversation_timeline(request: Request, session: SessionDep, conversation_id: int) -> Response:
     actor = await console_actor(session, request)
     conversation = await repository.access_conversation(session, actor, conversation_id)
-    messages = await repository.list_messages(session, conversation)
-    return render(request, "_timeline.html", {"conversation": conversation, "messages": messages})
+    return render(request, "_timeline.html", await timeline_context(session, conversation))
+
+
+@router.get("/conversations/{conversation_id}/triage", response_class=HTMLResponse)
+async def conversation_triage(request: Request, session: SessionDep, conversation_id: int) -> Response:
+    """The triage panel alone, refreshed with the timeline when the conversation changes."""
+    actor = await console_actor(session, request)
+    conversation = await repository.access_conversation(session, actor, conversation_id)
+    return render(request, "_triage_panel.html", await timeline_context(session, conversation))
 
 
 @router.post("/conversations/{conversation_id}/reply", dependencies=[CsrfChecked])
@@ -147,7 +214,13 @@ async def reply(
 ) -> Response:
     actor = await console_actor(session, request)
     conversation = await repository.access_conversation(session, actor, conversation_id)
-    await send_reply(session, actor, conversation, text=text, visibility=visibility)
+    try:
+        await send_reply(session, actor, conversation, text=text, visibility=visibility)
+    except HavenError as refused:
+        # send_reply checks everything before it writes: show why, and keep the agent's draft.
+        context = await conversation_context(session, actor, conversation)
+        context.update(reply_error=refused.message, draft=text, draft_visibility=visibility.value)
+        return render(request, "conversation.html", context, refused.status_code)
     return RedirectResponse(f"/conversations/{conversation_id}", status_code=303)
 
 
@@ -186,3 +259,29 @@ async def reopen(request: Request, session: SessionDep, conversation_id: int) ->
     conversation = await repository.access_conversation(session, actor, conversation_id)
     await service.reopen(session, actor, conversation)
     return RedirectResponse(f"/conversations/{conversation_id}", status_code=303)
+
+
+def _local_path(value: str | None) -> str:
+    """Where to go back to after a header form: a path on this site, else the inbox."""
+    if value is None or not value.startswith("/") or value.startswith(("//", "/\\")):
+        return "/inbox"
+    return value if value.isprintable() else "/inbox"
+
+
+@router.post("/me/availability", dependencies=[CsrfChecked])
+async def availability(
+    request: Request,
+    session: SessionDep,
+    value: Annotated[Availability, Form(alias="availability")],
+    back: Annotated[str | None, Form(alias="next", max_length=2000)] = None,
+) -> Response:
+    actor = await console_actor(session, request)
+    await set_availability(session, actor, value)
+    return RedirectResponse(_local_path(back), status_code=303)
+
+
+@router.get("/me/load", response_class=HTMLResponse)
+async def load_fragment(request: Request, session: SessionDep) -> Response:
+    """The header's "open conversations / capacity", fetched by the console script when work moves."""
+    agent = await console_agent(session, request)
+    return render(request, "_load.html", {"agent": agent, "load": await agent_load(session, agent)})

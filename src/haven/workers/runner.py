@@ -1,4 +1,5 @@
-"""Runs Haven's background loops: poll each X account, process inbound events, send the outbox.
+"""Runs Haven's background loops: poll each X account, process inbound events, send the outbox,
+route queued conversations and watch SLA deadlines.
 
 The sender listens on the event bus for ``outbox.queued`` and wakes at once when an agent replies,
 wherever the reply was made; its tick remains as a safety net and for retries that come due.
@@ -23,8 +24,11 @@ from haven.channels.x.poller import PollResult, poll_dms, poll_mentions, poll_se
 from haven.channels.x.settings import account_settings
 from haven.channels.x.stream import StreamOptions, StreamSupervisor
 from haven.inbound.pipeline import process_pending
+from haven.kit.clock import utcnow
 from haven.models import ChannelAccount, ChannelKind
 from haven.runtime import Runtime
+from haven.triage.deadlines import record_breaches
+from haven.triage.routing import assign_queued, requeue_unpicked
 from haven.usage import service as usage
 from haven.workers.outbox import OutboxTiming, send_due
 
@@ -47,6 +51,7 @@ class Workers:
         self._clients = XClientPool(runtime.cipher)
         self._outbox_wakeup = asyncio.Event()
         self._inbound_wakeup = asyncio.Event()
+        self._routing_wakeup = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
         #: (account, poll) pairs that X rate-limited or capped, and when to try again.
         self._poll_resume_at: dict[tuple[int, str], datetime] = {}
@@ -73,6 +78,12 @@ class Workers:
                 self._loop("outbox", self._send, settings.outbox_interval_seconds, self._outbox_wakeup),
                 name="haven-outbox",
             ),
+            asyncio.create_task(
+                self._loop(
+                    "routing", self._route_and_watch, settings.routing_interval_seconds, self._routing_wakeup
+                ),
+                name="haven-routing",
+            ),
             asyncio.create_task(self._listen(), name="haven-outbox-listener"),
             asyncio.create_task(self._stream.run(), name="haven-stream-supervisor"),
         ]
@@ -84,6 +95,8 @@ class Workers:
                     self._outbox_wakeup.set()
                 elif event.type == "inbound.stored":
                     self._inbound_wakeup.set()
+                elif event.type == "agent.availability":
+                    self._routing_wakeup.set()
 
     async def stop(self) -> None:
         for task in self._tasks:
@@ -179,7 +192,15 @@ class Workers:
                     await usage.flush(session, account_id, counts)
 
     async def _process_inbound(self) -> None:
-        await process_pending(self._runtime.database)
+        await process_pending(self._runtime)
+
+    async def _route_and_watch(self) -> None:
+        """Re-queue unopened assignments, hand queued conversations out, record SLA breaches."""
+        async with self._runtime.database.unit_of_work() as session:
+            now = utcnow()
+            await requeue_unpicked(session, now)
+            await assign_queued(session)
+            await record_breaches(session, now)
 
     async def _send(self) -> None:
         timing = OutboxTiming.from_settings(self._runtime.settings)

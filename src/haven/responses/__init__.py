@@ -1,0 +1,1 @@
+"""Canned responses: templates with variables and per-language variants, suggested by intent."""
