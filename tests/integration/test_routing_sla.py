@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import select, update
 
 from haven.agents.service import create_agent
-from haven.conversations.service import resolve
+from haven.conversations.service import assign, resolve
 from haven.kit.actor import SYSTEM, Actor
 from haven.kit.clock import utcnow
 from haven.kit.errors import Forbidden
@@ -21,6 +21,7 @@ from haven.models import (
     Conversation,
     RoutingMode,
     Team,
+    TriageSettings,
     Visibility,
 )
 from haven.runtime import Runtime
@@ -216,3 +217,45 @@ async def test_resolving_stops_the_clocks(runtime: Runtime, world: World) -> Non
         assert conversation.waiting_since is None
     async with runtime.database.unit_of_work() as session:
         assert await record_breaches(session, utcnow() + timedelta(days=30)) == 0
+
+
+async def test_an_agent_cannot_take_what_a_colleague_opened(runtime: Runtime, world: World) -> None:
+    conversation_id = await inbound_conversation(runtime, world, text=ENGLISH)
+    async with runtime.database.unit_of_work() as session:
+        other = await create_agent(
+            session,
+            brand_id=world.brand.id,
+            email=f"olly-{next_id()[-6:]}@bank.example",
+            display_name="Olly",
+            password=PASSWORD,
+        )
+    async with runtime.database.unit_of_work() as session:
+        conversation = await session.get_one(Conversation, conversation_id)
+        olly = await session.get_one(Agent, other.id)
+        # Not yet opened by anyone: a colleague may take it.
+        await assign(session, SYSTEM, conversation, world.agent.id)
+        await assign(session, Actor.of(olly), conversation, olly.id)
+    async with runtime.database.unit_of_work() as session:
+        conversation = await session.get_one(Conversation, conversation_id)
+        assert conversation.picked_up_at is not None  # taking it yourself is picking it up
+        agent = await session.get_one(Agent, world.agent.id)
+        with pytest.raises(Forbidden, match="ask a supervisor"):
+            await assign(session, Actor.of(agent), conversation, agent.id)
+        supervisor = await session.get_one(Agent, world.supervisor.id)
+        await assign(session, Actor.of(supervisor), conversation, agent.id)
+        assert conversation.assignee_id == world.agent.id
+
+
+async def test_a_long_pickup_time_elsewhere_does_not_hold_up_requeueing(
+    runtime: Runtime, world: World
+) -> None:
+    team = await _team(runtime, world, "Cards", intent_groups=["cards"])
+    await _agent(runtime, world, team, "ann")
+    conversation_id = await inbound_conversation(runtime, world, text=ENGLISH)
+    async with runtime.database.unit_of_work() as session:
+        session.add(
+            TriageSettings(brand_id=world.other_brand.id, keep_exposed_originals=True, pickup_minutes=240)
+        )
+    async with runtime.database.unit_of_work() as session:
+        assert await requeue_unpicked(session, utcnow() + timedelta(minutes=6)) == 1
+    assert await _assignee(runtime, conversation_id) is None  # Ann was the only one; back in the queue

@@ -18,7 +18,7 @@ from haven.models import (
 )
 from haven.runtime import Runtime
 from haven.triage.intents import IntentGroup, group_of
-from haven.triage.service import ORIGINAL_CONTEXT
+from haven.triage.service import original_context
 from tests.factories import World, inbound_conversation, next_id, tweet_event
 
 CARD = "4111 1111 1111 1111"
@@ -74,7 +74,7 @@ async def test_a_card_number_in_public_is_masked_sealed_and_scrubbed(runtime: Ru
     assert conversation.priority == 1
     assert triage.private_data == ["CREDIT_CARD"]
     assert triage.sealed_original is not None
-    assert runtime.cipher.decrypt(triage.sealed_original, context=ORIGINAL_CONTEXT) == text
+    assert runtime.cipher.decrypt(triage.sealed_original, context=original_context(message.id)) == text
     async with runtime.database.reader() as session:
         payload = await session.scalar(
             select(InboundEvent.payload).where(InboundEvent.external_id == message.external_id)

@@ -9,8 +9,8 @@ from haven.audit.service import record
 from haven.db import queue_event
 from haven.kit.actor import Actor
 from haven.kit.clock import utcnow
-from haven.kit.errors import Invalid
-from haven.models import Agent, Conversation, ConversationStatus
+from haven.kit.errors import Forbidden, Invalid
+from haven.models import Agent, Conversation, ConversationStatus, Role
 from haven.realtime.events import conversation_changed
 
 
@@ -22,7 +22,19 @@ async def assign(
     *,
     reason: str | None = None,
 ) -> Conversation:
-    """Give the conversation to an active agent of the same brand, or to nobody."""
+    """Give the conversation to an active agent of the same brand, or to nobody.
+
+    An agent may take or pass on a conversation that is unassigned, theirs, or not yet opened by its
+    assignee; once a colleague has picked it up, only a supervisor or admin reassigns it (else
+    collision control could be bypassed by taking the conversation first).
+    """
+    if (
+        actor.agent is not None
+        and actor.agent.role is Role.AGENT
+        and conversation.assignee_id not in (None, actor.agent.id)
+        and conversation.picked_up_at is not None
+    ):
+        raise Forbidden("a colleague is working on this conversation; ask a supervisor to reassign it")
     assignee = None
     if assignee_id is not None:
         assignee = await session.scalar(

@@ -18,9 +18,10 @@ from haven.channels.x.settings import account_settings
 from haven.inbound.threads import resolve_thread
 from haven.kit.clock import utcnow
 from haven.messages.service import NotRecorded, record_inbound
-from haven.models import ChannelAccount, InboundEvent, Message
+from haven.models import ChannelAccount, InboundEvent, Message, Visibility
 from haven.runtime import Runtime
 from haven.triage.intent import IntentModel
+from haven.triage.pii.detect import find_private_data
 from haven.triage.pii.mask import mask_private_data
 from haven.triage.policy import TriagePolicy, load_policy
 from haven.triage.service import exposed_in_public, record_triage, redact_payload
@@ -74,15 +75,19 @@ async def _process(session: AsyncSession, event: InboundEvent, batch: _Batch) ->
         event.processed_at = utcnow()
         log.warning("inbound event %s is malformed: %s", event.id, exc)
         return
+    region = batch.runtime.settings.phone_region
     if post.ignore_reason is not None:
         event.outcome = f"ignored: {post.ignore_reason}"
+        if post.visibility is Visibility.PUBLIC and (found := find_private_data(post.text, region=region)):
+            # A retweet of a post that exposes private data: nothing is stored but the raw event.
+            event.payload = redact_payload(event.payload, post.text, found, region=region)
     else:
         post = await resolve_thread(session, account, post)
         understanding = batch.runtime.triager.understand(batch.model, post.text, x_lang=post.lang)
         exposed = exposed_in_public(understanding, post.visibility)
         if exposed:
             # Only the masked text is stored; the raw event loses the values too.
-            event.payload = redact_payload(event.payload, post.text, exposed)
+            event.payload = redact_payload(event.payload, post.text, exposed, region=region)
         stored = replace(post, text=mask_private_data(post.text, exposed)) if exposed else post
         may_open = post.trigger in account_settings(account).open_on
         recorded = await record_inbound(session, account, stored, may_open=may_open)
@@ -96,7 +101,8 @@ async def _process(session: AsyncSession, event: InboundEvent, batch: _Batch) ->
                 message=recorded,
                 author=post.author,
                 understanding=understanding,
-                original_text=post.text if exposed else None,
+                text=post.text,
+                masked=bool(exposed),
             )
     event.attempts += 1
     event.processed_at = utcnow()

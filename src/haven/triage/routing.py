@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from haven.conversations.service import assign
 from haven.kit.actor import SYSTEM
 from haven.kit.clock import utcnow
-from haven.models import Agent, Availability, Conversation, ConversationStatus, RoutingMode, Team
+from haven.models import Agent, Availability, Brand, Conversation, ConversationStatus, RoutingMode, Team
 from haven.triage.intents import group_of
 from haven.triage.policy import load_policy
 
@@ -106,33 +106,40 @@ async def route(
 
 
 async def requeue_unpicked(session: AsyncSession, now: datetime) -> int:
-    """Take back assignments nobody opened in time and route them to someone else."""
-    assigned = (
-        await session.scalars(
-            select(Conversation)
-            .where(
-                Conversation.status == ConversationStatus.OPEN,
-                Conversation.assignee_id.is_not(None),
-                Conversation.picked_up_at.is_(None),
-                Conversation.assigned_at.is_not(None),
-            )
-            .order_by(Conversation.assigned_at)
-            .limit(PASS_LIMIT)
-            .with_for_update(skip_locked=True, of=Conversation)
-        )
-    ).all()
+    """Take back assignments nobody opened in time and route them to someone else.
+
+    Brand by brand, since each has its own pickup time: the cutoff is in the query, so conversations
+    not yet due never crowd out those that are.
+    """
     requeued = 0
-    for conversation in assigned:
-        policy = await load_policy(session, conversation.brand_id)
-        assert conversation.assigned_at is not None
-        if conversation.assigned_at + timedelta(minutes=policy.pickup_minutes) > now:
-            continue
-        previous = conversation.assignee_id
-        await assign(
-            session, SYSTEM, conversation, None, reason=f"not opened within {policy.pickup_minutes} minutes"
-        )
-        await route(session, conversation, exclude=() if previous is None else (previous,))
-        requeued += 1
+    for brand_id in (await session.scalars(select(Brand.id).order_by(Brand.id))).all():
+        policy = await load_policy(session, brand_id)
+        overdue = (
+            await session.scalars(
+                select(Conversation)
+                .where(
+                    Conversation.brand_id == brand_id,
+                    Conversation.status == ConversationStatus.OPEN,
+                    Conversation.assignee_id.is_not(None),
+                    Conversation.picked_up_at.is_(None),
+                    Conversation.assigned_at <= now - timedelta(minutes=policy.pickup_minutes),
+                )
+                .order_by(Conversation.assigned_at)
+                .limit(PASS_LIMIT)
+                .with_for_update(skip_locked=True, of=Conversation)
+            )
+        ).all()
+        for conversation in overdue:
+            previous = conversation.assignee_id
+            await assign(
+                session,
+                SYSTEM,
+                conversation,
+                None,
+                reason=f"not opened within {policy.pickup_minutes} minutes",
+            )
+            await route(session, conversation, exclude=() if previous is None else (previous,))
+            requeued += 1
     return requeued
 
 
