@@ -14,6 +14,7 @@ from sqlalchemy import delete
 from haven.config import Settings
 from haven.models import Base
 from haven.runtime import Runtime
+from haven.triage.intent import latest_version, save_model, train_model
 from tests.support import drop_database, new_database
 
 # Every Haven the suite starts (in this process or as a subprocess) shares one trained intent model:
@@ -21,6 +22,14 @@ from tests.support import drop_database, new_database
 os.environ.setdefault(
     "HAVEN_MODEL_DIR", str(Path(__file__).resolve().parents[1] / "var" / "test-models" / "intent")
 )
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """Train the shared intent model before any Haven starts, so that no server under test spends its
+    first seconds training it (the browser and end-to-end tests would wait on that)."""
+    settings = Settings()
+    if latest_version(settings.model_dir, settings.intent_model) is None:
+        save_model(train_model(settings.intent_model, use_all=True), settings.model_dir)
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
