@@ -72,7 +72,8 @@ async def post(client: httpx.AsyncClient, url: str, data: Form, *, page: str = "
 
 async def audit(runtime: Runtime, action: str) -> list[AuditEntry]:
     async with runtime.database.reader() as session:
-        return list((await session.scalars(select(AuditEntry).where(AuditEntry.action == action))).all())
+        query = select(AuditEntry).where(AuditEntry.action == action).order_by(AuditEntry.id)
+        return list((await session.scalars(query)).all())
 
 
 async def count(runtime: Runtime, model: type[Team] | type[ResponseTemplate] | type[TriageSettings]) -> int:
