@@ -27,7 +27,7 @@ from haven.models import (
 from haven.runtime import Runtime
 from haven.triage.deadlines import SLA_BREACH_ALERT, record_breaches
 from haven.triage.routing import assign_queued, requeue_unpicked
-from tests.factories import PASSWORD, World, inbound_conversation, next_id
+from tests.factories import PASSWORD, World, another_agent, inbound_conversation, next_id
 
 SPANISH = "@ExampleBankHelp hola, mi tarjeta no ha llegado todavía, ¿qué puedo hacer?"
 ENGLISH = "@ExampleBankHelp my new card still hasn't arrived, what can I do?"
@@ -141,14 +141,7 @@ async def test_an_unopened_assignment_goes_to_someone_else(runtime: Runtime, wor
 
 async def test_only_the_assignee_or_a_supervisor_replies(runtime: Runtime, world: World) -> None:
     conversation_id = await inbound_conversation(runtime, world, text=ENGLISH)
-    async with runtime.database.unit_of_work() as session:
-        other = await create_agent(
-            session,
-            brand_id=world.brand.id,
-            email=f"olly-{next_id()[-6:]}@bank.example",
-            display_name="Olly",
-            password=PASSWORD,
-        )
+    other = await another_agent(runtime, world, "Olly")
     async with runtime.database.unit_of_work() as session:
         conversation = await session.get_one(Conversation, conversation_id)
         agent = await session.get_one(Agent, world.agent.id)
@@ -221,14 +214,7 @@ async def test_resolving_stops_the_clocks(runtime: Runtime, world: World) -> Non
 
 async def test_an_agent_cannot_take_what_a_colleague_opened(runtime: Runtime, world: World) -> None:
     conversation_id = await inbound_conversation(runtime, world, text=ENGLISH)
-    async with runtime.database.unit_of_work() as session:
-        other = await create_agent(
-            session,
-            brand_id=world.brand.id,
-            email=f"olly-{next_id()[-6:]}@bank.example",
-            display_name="Olly",
-            password=PASSWORD,
-        )
+    other = await another_agent(runtime, world, "Olly")
     async with runtime.database.unit_of_work() as session:
         conversation = await session.get_one(Conversation, conversation_id)
         olly = await session.get_one(Agent, other.id)
